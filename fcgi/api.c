@@ -1,0 +1,435 @@
+/* api.c -- the HTTP endpoints: routes one FastCGI request to its handler and answers it */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <uuid/uuid.h>
+
+#include "api.h"
+#include "classify.h"
+#include "key.h"
+#include "log.h"
+#include "metrics.h"
+#include "render.h"
+#include "req.h"
+#include "resp.h"
+#include "sandbox.h"
+#include "scratch.h"
+#include "slot.h"
+#include "text.h"
+
+#define ERROR_LOG_MAX 8192      /* bytes of OpenSCAD's log an error answer carries */
+
+/* One request in flight. */
+struct call {
+	struct app *app;
+	FCGX_Request *rq;
+	const char *method;
+	int head;                  /* HEAD: headers only */
+	char id[40];               /* request id: the client's UUID or a new one */
+	struct err e;
+};
+
+static const char *
+param(struct call *c, const char *name)
+{
+	return FCGX_GetParam(name, c->rq->envp);
+}
+
+static void
+fail(struct call *c)
+{
+	metrics_error(c->e.type);
+	if (err_status(c->e.type) >= 500)
+		log_msg(LOG_ERROR, c->id, "%s: %s", err_type_name(c->e.type), c->e.message);
+	resp_error(c->rq->out, &c->e, c->id, c->head);
+}
+
+/*
+ * Reads the request body (at most lim bytes, else payload_too_large). Returns a
+ * NUL-terminated buffer the caller frees and its length in *len, or NULL with c->e set.
+ */
+static char *
+read_body(struct call *c, size_t lim, size_t *len)
+{
+	const char *cl = param(c, "CONTENT_LENGTH");
+	unsigned long long n = 0;
+	char *body;
+	int got;
+
+	if (cl != NULL && cl[0] != '\0') {
+		char *end;
+		n = strtoull(cl, &end, 10);
+		if (*end != '\0') {
+			err_set(&c->e, ERR_BAD_REQUEST, "malformed Content-Length");
+			return NULL;
+		}
+	}
+	if (n > lim) {
+		err_set(&c->e, ERR_PAYLOAD_TOO_LARGE, "the body is %llu bytes; the limit is %zu "
+		    "(SCADSERVE_BODY_MAX)", n, lim);
+		return NULL;
+	}
+	if ((body = malloc((size_t)n + 1)) == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	got = n ? FCGX_GetStr(body, (int)n, c->rq->in) : 0;
+	if (got < 0 || (unsigned long long)got != n) {
+		free(body);
+		err_set(&c->e, ERR_BAD_REQUEST, "the body ended early (%d of %llu bytes)", got, n);
+		return NULL;
+	}
+	body[n] = '\0';
+	*len = (size_t)n;
+	return body;
+}
+
+/* The answer for a model: 200 with its bytes. */
+static void
+send_model(struct call *c, const char *key, const char *ctype, const unsigned char *data,
+    size_t len, const char *cache_state, double seconds, const struct format *fmt)
+{
+	char headers[768];
+
+	if (fmt != NULL)
+		snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\nX-Cache: %s\r\n"
+		    "X-Render-Time: %.3f\r\nContent-Location: /api/models/%s\r\n"
+		    "Content-Disposition: inline; filename=\"model.%s\"\r\n"
+		    "Cache-Control: no-store\r\n", key, cache_state, seconds, key, fmt->ext);
+	else
+		snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n"
+		    "Cache-Control: public, max-age=31536000, immutable\r\n", key);
+	resp_send(c->rq->out, 200, ctype, headers, c->id, data, len, c->head);
+}
+
+/* Fills the renderer's limits for a render of r. */
+static void
+box_for(const struct app *app, const struct req_render *r, const struct scratch *s,
+    struct sandbox *box)
+{
+	memset(box, 0, sizeof(*box));
+	box->wall_seconds = r->timeout > 0 ? r->timeout : app->cfg.timeout;
+	box->cpu_seconds = app->cfg.cpu_max;
+	box->address_space = app->cfg.memory_max;
+	box->file_size = app->cfg.output_max + 1;
+	box->open_files = 256;
+	box->processes = app->cfg.nproc_max;
+	box->scratch = s->dir;
+}
+
+/*
+ * Runs the renderer on r in a fresh scratch directory. On success returns 0 with the
+ * output in *data (caller frees) and *len; else -1 with c->e filled. The scratch
+ * directory is always removed.
+ */
+static int
+render_model(struct call *c, const struct req_render *r, unsigned char **data, size_t *len,
+    double *seconds)
+{
+	struct app *app = c->app;
+	struct scratch s;
+	struct sandbox box;
+	struct render_result res;
+	struct classify_in ci;
+	char outpath[1400], params[1400], home[1300], tmpdir[1300];
+	char *argv[16], *envp[8], *clean = NULL;
+	long long size = -1;
+	int argc = 0, rc = -1;
+	size_t i;
+
+	memset(&res, 0, sizeof(res));
+	*data = NULL;
+	if (scratch_new(&s, app->cfg.tmp_dir)) {
+		err_set(&c->e, ERR_INTERNAL, "cannot make a scratch directory");
+		return -1;
+	}
+	if (scratch_write(&s, "model.scad", r->source, r->source_len))
+		goto internal;
+	for (i = 0; i < r->nfiles; i++)
+		if (scratch_write(&s, r->files[i].name, r->files[i].data, r->files[i].len))
+			goto internal;
+	snprintf(outpath, sizeof(outpath), "%s/model.%s", s.out, r->format->ext);
+	snprintf(params, sizeof(params), "%s/params.json", s.dir);
+	argv[argc++] = app->cfg.openscad;
+	argv[argc++] = "--export-format";
+	argv[argc++] = (char *)r->format->export_arg;
+	argv[argc++] = "-o";
+	argv[argc++] = outpath;
+	if (json_object_size(r->param_obj) > 0) {
+		if (scratch_write_params(&s, r->param_obj))
+			goto internal;
+		argv[argc++] = "-p";
+		argv[argc++] = params;
+		argv[argc++] = "-P";
+		argv[argc++] = "scadserve";
+	}
+	if (strcmp(app->probe.backend, "manifold") == 0)
+		argv[argc++] = "--backend=manifold";
+	argv[argc++] = "model.scad";
+	argv[argc] = NULL;
+	snprintf(home, sizeof(home), "HOME=%s", s.dir);
+	snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", s.dir);
+	envp[0] = "PATH=/usr/bin:/bin";
+	envp[1] = "LANG=C.UTF-8";
+	envp[2] = home;
+	envp[3] = tmpdir;
+	envp[4] = NULL;
+	box_for(app, r, &s, &box);
+	if (render_run(app->cfg.openscad, argv, envp, s.src, &box, app->cfg.log_max, &res)) {
+		err_set(&c->e, ERR_INTERNAL, "the renderer could not be started");
+		log_msg(LOG_ERROR, c->id, "cannot run %s: %s", app->cfg.openscad,
+		    res.exec_errno ? strerror(res.exec_errno) : "failed");
+		goto out;
+	}
+	*seconds = res.seconds;
+	metrics_render(res.seconds);
+	if ((clean = classify_clean_log(res.log, s.dir)) == NULL)
+		goto internal;
+	free(res.log);
+	res.log = clean;
+	clean = NULL;
+	size = scratch_read(outpath, app->cfg.output_max, data);
+	memset(&ci, 0, sizeof(ci));
+	ci.run = &res;
+	ci.format = r->format;
+	ci.output_size = size == -2 ? (long long)app->cfg.output_max + 1 : size;
+	ci.output_max = app->cfg.output_max;
+	ci.timeout = box.wall_seconds;
+	ci.memory_max = app->cfg.memory_max;
+	if (classify_run(&ci, &c->e) != ERR_NONE) {
+		size_t n = strlen(res.log), keep = n > ERROR_LOG_MAX ? ERROR_LOG_MAX : n;
+		c->e.log = strdup(res.log + n - keep);
+		free(*data);
+		*data = NULL;
+		log_msg(LOG_INFO, c->id, "render failed after %.3f s: %s: %s", res.seconds,
+		    err_type_name(c->e.type), c->e.message);
+		goto out;
+	}
+	*len = (size_t)size;
+	log_msg(LOG_INFO, c->id, "rendered %zu bytes of %s in %.3f s", *len, r->format->name,
+	    res.seconds);
+	rc = 0;
+	goto out;
+internal:
+	err_set(&c->e, ERR_INTERNAL, "cannot prepare the render");
+out:
+	render_result_free(&res);
+	free(clean);
+	scratch_remove(&s);
+	return rc;
+}
+
+static void
+handle_render(struct call *c)
+{
+	struct app *app = c->app;
+	struct req_limits lim;
+	struct req_render r;
+	struct cache_entry ce;
+	unsigned char *data = NULL;
+	size_t len = 0;
+	double seconds = 0;
+	char key[65], *body = NULL;
+	int slot = -1;
+
+	memset(&r, 0, sizeof(r));
+	lim.body_max = app->cfg.body_max;
+	lim.timeout_max = app->cfg.timeout;
+	lim.files_max = app->cfg.files_max;
+	if ((body = read_body(c, lim.body_max, &len)) == NULL)
+		goto fail;
+	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), body, len,
+	    &lim, &r, &c->e))
+		goto fail;
+	if (key_derive(&r, app->probe.id, key)) {
+		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
+		goto fail;
+	}
+	if (cache_get(app->cache, key, &ce)) {
+		metrics_add(M_CACHE_HITS, 1);
+		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format);
+		free(ce.data);
+		goto out;
+	}
+	metrics_add(M_CACHE_MISSES, 1);
+	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, app->cfg.queue_wait,
+	    app->cfg.queue_max, &c->e)) < 0)
+		goto fail;
+	/* Another process may have rendered it while we waited for the slot. */
+	if (cache_get(app->cache, key, &ce)) {
+		slot_release(slot);
+		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format);
+		free(ce.data);
+		goto out;
+	}
+	if (render_model(c, &r, &data, &len, &seconds)) {
+		slot_release(slot);
+		goto fail;
+	}
+	slot_release(slot);
+	if (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id) == 0)
+		metrics_add(M_CACHE_STORES, 1);
+	send_model(c, key, r.format->content_type, data, len, "miss", seconds, r.format);
+	goto out;
+fail:
+	fail(c);
+out:
+	free(data);
+	free(body);
+	req_render_free(&r);
+}
+
+static void
+handle_model(struct call *c, const char *key)
+{
+	struct cache_entry ce;
+	const char *inm = param(c, "HTTP_IF_NONE_MATCH");
+	char etag[80];
+
+	snprintf(etag, sizeof(etag), "\"%s\"", key);
+	/* A key names one immutable result: a client that has it need not be told twice. */
+	if (inm != NULL && req_etag_match(inm, etag)) {
+		char headers[160];
+		metrics_add(M_NOT_MODIFIED, 1);
+		snprintf(headers, sizeof(headers), "ETag: %s\r\n"
+		    "Cache-Control: public, max-age=31536000, immutable\r\n", etag);
+		resp_send(c->rq->out, 304, NULL, headers, c->id, NULL, 0, 1);
+		return;
+	}
+	if (!cache_get(c->app->cache, key, &ce)) {
+		err_set(&c->e, ERR_NOT_FOUND, "no model with key %s in the cache (it may have "
+		    "been evicted: render it again)", key);
+		fail(c);
+		return;
+	}
+	metrics_add(M_CACHE_HITS, 1);
+	send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, NULL);
+	free(ce.data);
+}
+
+static void
+handle_health(struct call *c)
+{
+	struct app *app = c->app;
+	json_t *root, *formats;
+	int64_t entries = 0, bytes = 0;
+	int i, cache_ok = cache_stats(app->cache, &entries, &bytes) == 0;
+	char *text;
+
+	if ((formats = json_array()) == NULL)
+		goto oom;
+	for (i = 0; i < format_count(); i++)
+		if (format_enabled(format_at(i)))
+			json_array_append_new(formats, json_string(format_at(i)->name));
+	root = json_pack("{s:s, s:{s:s, s:s, s:s, s:b}, s:o, s:{s:s}, "
+	    "s:{s:b, s:s, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
+	    "s:{s:I, s:f, s:I, s:I, s:I}, s:I, s:i}",
+	    "status", "ok",
+	    "openscad", "path", app->cfg.openscad, "version", app->probe.version,
+	    "backend", app->probe.backend, "manifold", app->probe.has_manifold,
+	    "formats", formats,
+	    "sandbox", "confinement", sandbox_describe(),
+	    "cache", "ok", cache_ok, "path", app->cfg.cache_path, "entries", (json_int_t)entries,
+	    "bytes", (json_int_t)bytes, "max_bytes", (json_int_t)app->cfg.cache_max,
+	    "render_slots", "total", app->cfg.slots,
+	    "busy", slot_busy(app->slots_dir, app->cfg.slots),
+	    "queued", (json_int_t)metrics_get(M_QUEUE_WAITING),
+	    "limits", "body_bytes", (json_int_t)app->cfg.body_max,
+	    "timeout_seconds", app->cfg.timeout, "memory_bytes", (json_int_t)app->cfg.memory_max,
+	    "output_bytes", (json_int_t)app->cfg.output_max,
+	    "log_bytes", (json_int_t)app->cfg.log_max,
+	    "uptime_seconds", (json_int_t)(time(NULL) - app->started),
+	    "pid", (int)getpid());
+	if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
+		json_decref(root);
+		goto oom;
+	}
+	json_decref(root);
+	resp_send(c->rq->out, 200, "application/json", "Cache-Control: no-store\r\n", c->id,
+	    text, strlen(text), c->head);
+	free(text);
+	return;
+oom:
+	err_set(&c->e, ERR_INTERNAL, "out of memory");
+	fail(c);
+}
+
+static void
+handle_metrics(struct call *c)
+{
+	struct app *app = c->app;
+	struct metrics_gauges g;
+	char *text;
+
+	memset(&g, 0, sizeof(g));
+	cache_stats(app->cache, &g.cache_entries, &g.cache_bytes);
+	g.slots_total = app->cfg.slots;
+	g.slots_busy = slot_busy(app->slots_dir, app->cfg.slots);
+	if ((text = metrics_text(&g)) == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "out of memory");
+		fail(c);
+		return;
+	}
+	resp_send(c->rq->out, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    "Cache-Control: no-store\r\n", c->id, text, strlen(text), c->head);
+	free(text);
+}
+
+void
+api_handle(struct app *app, FCGX_Request *rq)
+{
+	struct call c;
+	const char *rid, *uri;
+	char path[1024], key[65];
+	enum route route;
+	size_t n;
+
+	memset(&c, 0, sizeof(c));
+	c.app = app;
+	c.rq = rq;
+	c.method = FCGX_GetParam("REQUEST_METHOD", rq->envp);
+	if (c.method == NULL)
+		c.method = "GET";
+	c.head = strcmp(c.method, "HEAD") == 0;
+	rid = FCGX_GetParam("HTTP_X_REQUEST_ID", rq->envp);
+	if (rid != NULL && text_is_uuid(rid))
+		snprintf(c.id, sizeof(c.id), "%s", rid);
+	else {
+		uuid_t u;
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, c.id);
+	}
+	/* DOCUMENT_URI is the decoded path without the query; REQUEST_URI the raw one. */
+	uri = FCGX_GetParam("DOCUMENT_URI", rq->envp);
+	if (uri == NULL && (uri = FCGX_GetParam("REQUEST_URI", rq->envp)) == NULL)
+		uri = "/";
+	n = strcspn(uri, "?");
+	if (n >= sizeof(path))
+		n = sizeof(path) - 1;
+	memcpy(path, uri, n);
+	path[n] = '\0';
+	route = req_route(c.method, path, key, &c.e);
+	metrics_request(route);
+	switch (route) {
+	case ROUTE_RENDER:
+		handle_render(&c);
+		break;
+	case ROUTE_MODEL:
+		handle_model(&c, key);
+		break;
+	case ROUTE_HEALTH:
+		handle_health(&c);
+		break;
+	case ROUTE_METRICS:
+		handle_metrics(&c);
+		break;
+	default:
+		fail(&c);
+		break;
+	}
+	err_clear(&c.e);
+}

@@ -1,0 +1,23 @@
+/* api.h -- the HTTP endpoints: routes one FastCGI request to its handler and answers it */
+#ifndef SCADSERVE_API_H
+#define SCADSERVE_API_H
+
+#include <fcgiapp.h>
+
+#include "cache.h"
+#include "config.h"
+#include "probe.h"
+
+/* What every request needs; owned by main. */
+struct app {
+	struct config cfg;
+	struct probe probe;
+	struct cache *cache;
+	char slots_dir[1200];
+	long started;              /* time(NULL) at start */
+};
+
+/* Answers one request completely (success or a JSON error). Never fails the process. */
+void api_handle(struct app *app, FCGX_Request *rq);
+
+#endif

@@ -1,0 +1,325 @@
+/* cache.c -- the SQLite cache of rendered models, shared by every FastCGI process */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cache.h"
+#include "key.h"
+#include "log.h"
+#include "metrics.h"
+
+#define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
+
+enum stmt {
+	ST_GET,
+	ST_TOUCH,
+	ST_DEL,
+	ST_PUT,
+	ST_TOTAL,
+	ST_EVICT,
+	ST_STATS,
+	ST__MAX
+};
+
+static const char *const stmt_sql[ST__MAX] = {
+	[ST_GET] =   "SELECT content_type, sha256, atime, data FROM blobs WHERE key = ?1",
+	[ST_TOUCH] = "UPDATE blobs SET atime = ?2 WHERE key = ?1",
+	[ST_DEL] =   "DELETE FROM blobs WHERE key = ?1",
+	[ST_PUT] =   "INSERT OR REPLACE INTO blobs (key, content_type, size, sha256, renderer, "
+	             "created, atime, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+	[ST_TOTAL] = "SELECT total(size) FROM blobs",
+	[ST_EVICT] = "DELETE FROM blobs WHERE id IN "
+	             "(SELECT id FROM blobs ORDER BY atime, id LIMIT 16)",
+	[ST_STATS] = "SELECT count(*), total(size) FROM blobs",
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS blobs ("
+	" id INTEGER PRIMARY KEY,"
+	" key TEXT NOT NULL UNIQUE,"          /* the request key, 64 hex */
+	" content_type TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"              /* of data, checked on every read */
+	" renderer TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" atime INTEGER NOT NULL,"
+	" data BLOB NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS blobs_atime ON blobs (atime, size);";
+
+struct cache {
+	char *path;
+	uint64_t max_bytes;
+	sqlite3 *db;                   /* NULL while closed */
+	sqlite3_stmt *st[ST__MAX];
+	dev_t dev;                     /* identity of the file we have open */
+	ino_t ino;
+};
+
+static void
+db_close(struct cache *c)
+{
+	int i;
+
+	for (i = 0; i < ST__MAX; i++) {
+		sqlite3_finalize(c->st[i]);
+		c->st[i] = NULL;
+	}
+	sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+/* Removes the database and its WAL files: it is corrupt. */
+static void
+db_discard(struct cache *c)
+{
+	char side[4096];
+
+	log_msg(LOG_WARN, NULL, "cache %s is corrupt: starting a new one", c->path);
+	metrics_add(M_CACHE_CORRUPT, 1);
+	db_close(c);
+	unlink(c->path);
+	snprintf(side, sizeof(side), "%s-wal", c->path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", c->path);
+	unlink(side);
+}
+
+/* Handles a failed SQLite call: drops a corrupt file, logs the rest. Always returns -1. */
+static int
+db_fail(struct cache *c, int rc, const char *what)
+{
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+		db_discard(c);
+		return -1;
+	}
+	metrics_add(M_CACHE_ERRORS, 1);
+	log_msg(LOG_WARN, NULL, "cache %s: %s: %s", c->path, what,
+	    c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	if (rc == SQLITE_IOERR || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN)
+		db_close(c);	/* the file may have gone: reopen next time */
+	return -1;
+}
+
+/* Opens the database if it is closed, or reopens it if the file was deleted or replaced. */
+static int
+db_ready(struct cache *c)
+{
+	struct stat st;
+	int rc, i;
+
+	if (c->db != NULL) {
+		if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
+			return 0;
+		log_msg(LOG_WARN, NULL, "cache %s was removed or replaced: reopening", c->path);
+		metrics_add(M_CACHE_REOPENS, 1);
+		db_close(c);
+	}
+	rc = sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(c, rc, "open");
+	sqlite3_busy_timeout(c->db, 5000);
+	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	    NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(c, rc, "schema");
+	for (i = 0; i < ST__MAX; i++)
+		if ((rc = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &c->st[i], NULL)) != SQLITE_OK)
+			return db_fail(c, rc, "prepare");
+	if (stat(c->path, &st) != 0) {
+		db_close(c);
+		return -1;
+	}
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	return 0;
+}
+
+struct cache *
+cache_open(const char *path, uint64_t max_bytes)
+{
+	struct cache *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->path = strdup(path)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->max_bytes = max_bytes;
+	db_ready(c);
+	return c;
+}
+
+void
+cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	db_close(c);
+	free(c->path);
+	free(c);
+}
+
+/* Runs a one-step statement with key bound as ?1 (and optional int ?2). */
+static int
+exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
+{
+	sqlite3_stmt *st = c->st[s];
+	int rc;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, arg);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(c, rc, "write");
+}
+
+int
+cache_get(struct cache *c, const char *key, struct cache_entry *e)
+{
+	sqlite3_stmt *st;
+	const void *blob;
+	char sum[65];
+	const char *want, *ctype;
+	sqlite3_int64 atime, now = (sqlite3_int64)time(NULL);
+	int rc, hit = 0, bad = 0, touch = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (db_ready(c))
+		return 0;
+	st = c->st[ST_GET];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		ctype = (const char *)sqlite3_column_text(st, 0);
+		want = (const char *)sqlite3_column_text(st, 1);
+		atime = sqlite3_column_int64(st, 2);
+		blob = sqlite3_column_blob(st, 3);
+		e->size = (size_t)sqlite3_column_bytes(st, 3);
+		if (ctype == NULL || want == NULL || (blob == NULL && e->size > 0) ||
+		    key_sha256_hex(blob, e->size, sum) || strcmp(sum, want) != 0)
+			bad = 1;
+		else if ((e->data = malloc(e->size ? e->size : 1)) != NULL) {
+			memcpy(e->data, blob, e->size);
+			snprintf(e->content_type, sizeof(e->content_type), "%s", ctype);
+			hit = 1;
+			touch = now - atime > ATIME_SLACK;
+		}
+	} else if (rc != SQLITE_DONE) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		db_fail(c, rc, "read");
+		return 0;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (bad == 1) {
+		log_msg(LOG_WARN, NULL, "cache entry %s failed its checksum: dropped", key);
+		metrics_add(M_CACHE_CORRUPT, 1);
+		exec_key(c, ST_DEL, key, 0);
+		e->size = 0;
+	} else if (touch)
+		exec_key(c, ST_TOUCH, key, now);
+	return hit;
+}
+
+/* Evicts least recently used entries until the total fits the cap. Inside a transaction. */
+static int
+evict(struct cache *c)
+{
+	sqlite3_stmt *st;
+	double total;
+	int rc;
+
+	for (;;) {
+		st = c->st[ST_TOTAL];
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return db_fail(c, rc, "total");
+		}
+		total = sqlite3_column_double(st, 0);
+		sqlite3_reset(st);
+		if (total <= (double)c->max_bytes)
+			return 0;
+		st = c->st[ST_EVICT];
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_fail(c, rc, "evict");
+		metrics_add(M_CACHE_EVICTIONS, (uint64_t)sqlite3_changes(c->db));
+	}
+}
+
+int
+cache_put(struct cache *c, const char *key, const char *content_type, const void *data,
+    size_t size, const char *renderer)
+{
+	sqlite3_stmt *st;
+	char sum[65];
+	int rc;
+
+	if (size > c->max_bytes || size > 0x7fffffff)
+		return -1;	/* would evict everything and still not fit */
+	if (key_sha256_hex(data, size, sum) || db_ready(c))
+		return -1;
+	if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return db_fail(c, rc, "begin");
+	st = c->st[ST_PUT];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, content_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)size);
+	sqlite3_bind_text(st, 4, sum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, renderer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_blob(st, 7, size ? data : "", (int)size, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	if (evict(c))
+		goto fail_closed;
+	if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	if (c->db != NULL)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return db_fail(c, rc, "store");
+fail_closed:
+	if (c->db != NULL)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+cache_stats(struct cache *c, int64_t *entries, int64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*entries = *bytes = 0;
+	if (db_ready(c))
+		return -1;
+	st = c->st[ST_STATS];
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return db_fail(c, rc, "stats");
+	}
+	*entries = sqlite3_column_int64(st, 0);
+	*bytes = (int64_t)sqlite3_column_double(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}

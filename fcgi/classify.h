@@ -1,0 +1,34 @@
+/* classify.h -- decides what a renderer run means (success or which error) from its status and log; pure */
+#ifndef SCADSERVE_CLASSIFY_H
+#define SCADSERVE_CLASSIFY_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "format.h"
+#include "render.h"
+
+/* What the caller knows besides the run itself. */
+struct classify_in {
+	const struct render_result *run;
+	const struct format *format;
+	long long output_size;      /* size of the output file, -1 if there is none */
+	unsigned long long output_max;
+	double timeout;             /* the wall limit that applied, seconds */
+	unsigned long long memory_max;
+};
+
+/*
+ * Classifies a finished run. Returns ERR_NONE when the output is a whole, good result
+ * that may be cached; otherwise fills e (type, message, line, file) and returns its type.
+ * The log in run must already be cleaned of scratch paths (classify_clean_log).
+ */
+enum err_type classify_run(const struct classify_in *in, struct err *e);
+
+/*
+ * Returns a copy of log with the scratch directory prefix removed (so "/x/r-1/src/a.scad"
+ * reads "a.scad"), made valid UTF-8. Caller frees. NULL on out of memory.
+ */
+char *classify_clean_log(const char *log, const char *scratch_dir);
+
+#endif

@@ -1,0 +1,125 @@
+/* config.c -- the server's settings, read from SCADSERVE_* environment variables */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "text.h"
+
+/* Reads a size variable; keeps *out when unset. */
+static int
+get_size(const char *(*get)(const char *), const char *name, uint64_t *out, char *err,
+    size_t errlen)
+{
+	const char *v = get(name);
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (text_parse_size(v, out) == 0 && *out > 0)
+		return 0;
+	snprintf(err, errlen, "%s=%s: expected a positive size such as 8M or 1G", name, v);
+	return -1;
+}
+
+static int
+get_seconds(const char *(*get)(const char *), const char *name, double *out, char *err,
+    size_t errlen)
+{
+	const char *v = get(name);
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (text_parse_seconds(v, out) == 0)
+		return 0;
+	snprintf(err, errlen, "%s=%s: expected a positive number of seconds", name, v);
+	return -1;
+}
+
+static int
+get_path(const char *(*get)(const char *), const char *name, char *out, size_t outlen,
+    const char *def, char *err, size_t errlen)
+{
+	const char *v = get(name);
+
+	if (v == NULL || v[0] == '\0')
+		v = def;
+	if ((size_t)snprintf(out, outlen, "%s", v) >= outlen) {
+		snprintf(err, errlen, "%s: path too long", name);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_parse(struct config *c, const char *(*get)(const char *), long nproc, char *err,
+    size_t errlen)
+{
+	char def[1100];
+	uint64_t slots = nproc > 0 ? (uint64_t)nproc : 1, cpu = 0;
+	const char *v;
+
+	memset(c, 0, sizeof(*c));
+	c->cache_max = 1ULL << 30;
+	c->body_max = 8ULL << 20;
+	c->timeout = 30;
+	c->memory_max = 2ULL << 30;
+	c->output_max = 64ULL << 20;
+	c->log_max = 64ULL << 10;
+	c->files_max = 64;
+	c->nproc_max = 512;
+	c->queue_max = 16;
+	c->queue_wait = 30;
+	c->log_level = LOG_INFO;
+	if (get_path(get, "SCADSERVE_OPENSCAD", c->openscad, sizeof(c->openscad),
+	    "/usr/bin/openscad", err, errlen) ||
+	    get_path(get, "SCADSERVE_STATE_DIR", c->state_dir, sizeof(c->state_dir), "var",
+	    err, errlen))
+		return -1;
+	snprintf(def, sizeof(def), "%s/cache.sqlite", c->state_dir);
+	if (get_path(get, "SCADSERVE_CACHE", c->cache_path, sizeof(c->cache_path), def, err,
+	    errlen))
+		return -1;
+	snprintf(def, sizeof(def), "%s/tmp", c->state_dir);
+	if (get_path(get, "SCADSERVE_TMPDIR", c->tmp_dir, sizeof(c->tmp_dir), def, err, errlen))
+		return -1;
+	if (get_size(get, "SCADSERVE_CACHE_MAX", &c->cache_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_BODY_MAX", &c->body_max, err, errlen) ||
+	    get_seconds(get, "SCADSERVE_TIMEOUT", &c->timeout, err, errlen) ||
+	    get_size(get, "SCADSERVE_CPU_MAX", &cpu, err, errlen) ||
+	    get_size(get, "SCADSERVE_MEMORY_MAX", &c->memory_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_OUTPUT_MAX", &c->output_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_LOG_MAX", &c->log_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_FILES_MAX", &c->files_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_NPROC_MAX", &c->nproc_max, err, errlen) ||
+	    get_size(get, "SCADSERVE_RENDER_SLOTS", &slots, err, errlen) ||
+	    get_size(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, err, errlen) ||
+	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen))
+		return -1;
+	c->cpu_max = cpu ? cpu : (uint64_t)c->timeout + 5;
+	if (slots > 1024) {
+		snprintf(err, errlen, "SCADSERVE_RENDER_SLOTS: at most 1024");
+		return -1;
+	}
+	c->slots = (int)slots;
+	v = get("SCADSERVE_BACKEND");
+	if (v == NULL || v[0] == '\0')
+		v = "auto";
+	if (strcmp(v, "auto") && strcmp(v, "cgal") && strcmp(v, "manifold")) {
+		snprintf(err, errlen, "SCADSERVE_BACKEND=%s: expected auto, cgal or manifold", v);
+		return -1;
+	}
+	snprintf(c->backend, sizeof(c->backend), "%s", v);
+	v = get("SCADSERVE_LOG_LEVEL");
+	if (v != NULL && v[0] != '\0') {
+		if (strcmp(v, "error") == 0) c->log_level = LOG_ERROR;
+		else if (strcmp(v, "warn") == 0) c->log_level = LOG_WARN;
+		else if (strcmp(v, "info") == 0) c->log_level = LOG_INFO;
+		else if (strcmp(v, "debug") == 0) c->log_level = LOG_DEBUG;
+		else {
+			snprintf(err, errlen, "SCADSERVE_LOG_LEVEL=%s: expected error, warn, info "
+			    "or debug", v);
+			return -1;
+		}
+	}
+	return 0;
+}

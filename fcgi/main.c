@@ -1,0 +1,106 @@
+/* main.c -- scadserve's FastCGI program: reads its settings, probes the renderer, answers requests */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "probe.h"
+#include "render.h"
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+static const char *
+env_get(const char *name)
+{
+	return getenv(name);
+}
+
+static int
+make_dir(const char *path)
+{
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		log_msg(LOG_ERROR, NULL, "mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct app app;
+	struct sigaction sa;
+	FCGX_Request rq;
+	char err[512], path[1200];
+
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "usage: scadserve (started by spawn-fcgi; configured by "
+		    "SCADSERVE_* environment variables, see README.md)\n");
+		return 2;
+	}
+	if (config_parse(&app.cfg, env_get, sysconf(_SC_NPROCESSORS_ONLN), err, sizeof(err))) {
+		log_msg(LOG_ERROR, NULL, "configuration: %s", err);
+		return 1;
+	}
+	log_set_level(app.cfg.log_level);
+	app.started = (long)time(NULL);
+	snprintf(app.slots_dir, sizeof(app.slots_dir), "%s/slots", app.cfg.state_dir);
+	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir))
+		return 1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: accept() returns so we can leave */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);	/* waitpid needs it not ignored */
+	if (render_init())
+		return 1;
+	snprintf(path, sizeof(path), "%s/metrics-v1.shm", app.cfg.state_dir);
+	metrics_open(path);
+	if (probe_run(&app.cfg, &app.probe)) {
+		log_msg(LOG_ERROR, NULL, "the renderer %s does not answer --version and --help; "
+		    "set SCADSERVE_OPENSCAD to an OpenSCAD binary", app.cfg.openscad);
+		return 1;
+	}
+	if ((app.cache = cache_open(app.cfg.cache_path, app.cfg.cache_max)) == NULL) {
+		log_msg(LOG_ERROR, NULL, "out of memory");
+		return 1;
+	}
+	log_msg(LOG_INFO, NULL, "ready: %s (%d formats), cache %s, %d render slots",
+	    app.probe.id, app.probe.formats, app.cfg.cache_path, app.cfg.slots);
+	if (FCGX_Init() || FCGX_InitRequest(&rq, 0, 0)) {
+		log_msg(LOG_ERROR, NULL, "FastCGI initialisation failed");
+		cache_free(app.cache);
+		return 1;
+	}
+	while (!stopping && FCGX_Accept_r(&rq) >= 0) {
+		api_handle(&app, &rq);
+		FCGX_Finish_r(&rq);
+	}
+	log_msg(LOG_INFO, NULL, "stopping");
+	FCGX_Free(&rq, 1);
+	cache_free(app.cache);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* metrics.h -- counters shared by every FastCGI process through one mapped file, and their Prometheus text */
+#ifndef SCADSERVE_METRICS_H
+#define SCADSERVE_METRICS_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "req.h"
+
+enum metric {
+	M_CACHE_HITS,
+	M_CACHE_MISSES,
+	M_NOT_MODIFIED,
+	M_RENDERS,              /* renderer runs, whatever their outcome */
+	M_RENDER_USEC,          /* their wall time, summed */
+	M_CACHE_STORES,
+	M_CACHE_CORRUPT,
+	M_CACHE_EVICTIONS,
+	M_CACHE_REOPENS,
+	M_CACHE_ERRORS,
+	M_QUEUE_WAITING,        /* gauge: requests waiting for a render slot */
+	M__MAX
+};
+
+/* Figures the metrics text needs that live elsewhere. */
+struct metrics_gauges {
+	int64_t cache_entries;
+	int64_t cache_bytes;
+	int slots_total;
+	int slots_busy;
+};
+
+/*
+ * Maps the shared counters file at path (created if missing). Without it (NULL path or
+ * failure) counters are kept per process. 0 or -1 (then still usable, per process).
+ */
+int metrics_open(const char *path);
+
+void metrics_add(enum metric m, uint64_t n);
+void metrics_sub(enum metric m, uint64_t n);
+uint64_t metrics_get(enum metric m);
+void metrics_request(enum route r);
+void metrics_error(enum err_type t);
+void metrics_render(double seconds);
+
+/* Prometheus text exposition of everything. Caller frees. NULL on out of memory. */
+char *metrics_text(const struct metrics_gauges *g);
+
+#endif
