@@ -10,18 +10,23 @@
 char *
 classify_clean_log(const char *log, const char *scratch_dir)
 {
-	char prefix[4200];
-	char *a, *b;
+	/* The model's folder first (its files are named as the client sent them), then the rest. */
+	const char *const forms[] = { "%s/src/", "%s/", "%s" };
+	const char *const to[] = { "", "", "." };
+	char prefix[4200], *cur, *next;
+	size_t i;
 
-	snprintf(prefix, sizeof(prefix), "%s/", scratch_dir);
-	if ((a = text_replace(log ? log : "", prefix, "")) == NULL)
+	if ((cur = strdup(log ? log : "")) == NULL)
 		return NULL;
-	/* The bare directory may appear too (e.g. as the working directory). */
-	b = text_replace(a, scratch_dir, ".");
-	free(a);
-	if (b != NULL)
-		text_utf8_scrub(b, strlen(b));
-	return b;
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(prefix, sizeof(prefix), forms[i], scratch_dir);
+		next = text_replace(cur, prefix, to[i]);
+		free(cur);
+		if ((cur = next) == NULL)
+			return NULL;
+	}
+	text_utf8_scrub(cur, strlen(cur));
+	return cur;
 }
 
 /* Copies the rest of the line that starts at p (without the newline) into out. */
@@ -158,6 +163,12 @@ classify_run(const struct classify_in *in, struct err *e)
 		return err_set(e, ERR_FILE_NOT_ACCESSIBLE, "the model reads a file it may not "
 		    "read or that was not sent in \"files\": %s", line);
 	}
+	/* An evaluation error (recursion, failed assert, ...) leaves a partial model at best. */
+	if ((p = find_line(log, "ERROR:")) != NULL) {
+		line_copy(p, line, sizeof(line));
+		find_location(p, e);
+		return err_set(e, ERR_INVALID_SCAD, "%s", line);
+	}
 	if (find_line(log, "not a 3D object") != NULL)
 		return err_set(e, ERR_EMPTY_MODEL, "the model is 2D, which %s cannot hold: ask "
 		    "for \"format\": \"svg\" or \"dxf\"", in->format->name);
@@ -169,11 +180,6 @@ classify_run(const struct classify_in *in, struct err *e)
 		return err_set(e, ERR_EMPTY_MODEL, "the model produced no geometry: there is "
 		    "nothing to export");
 	if (r->status != 0) {
-		if ((p = find_line(log, "ERROR:")) != NULL) {
-			line_copy(p, line, sizeof(line));
-			find_location(p, e);
-			return err_set(e, ERR_INVALID_SCAD, "%s", line);
-		}
 		if (r->status == 127 && log[0] == '\0')
 			return err_set(e, ERR_INTERNAL, "the renderer could not be started");
 		return err_set(e, ERR_RENDERER_CRASHED, "the renderer failed with exit status "

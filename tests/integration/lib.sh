@@ -1,0 +1,153 @@
+# lib.sh -- shared by the integration tests: start real instances, run checks, report.
+# Usage in a test file:
+#   . "$(dirname "$0")/lib.sh"
+#   inst_start [SCADSERVE_VAR=value ...]     # sets BASE_URL, INST_DIR (state dir)
+#   check "what it shows" some_function args...
+#   finish
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/scadserve-test.XXXXXX")
+STLCMP=${STLCMP:-$ROOT/build/stlcmp}
+case "$STLCMP" in /*) ;; *) STLCMP="$ROOT/$STLCMP" ;; esac
+export SCADSERVE_BIN=${SCADSERVE_BIN:-build/scadserve}
+PASSED=0
+FAILED=0
+INSTANCES=()
+BASE_URL=""
+INST_DIR=""
+TEST_NAME=$(basename "$0" .sh)
+
+# A TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# inst_start [VAR=value ...]: a fresh instance with its own port and state directory.
+inst_start() {
+  local port dir
+  port=$(free_port) || { echo "no free port" >&2; return 1; }
+  dir="$TMP/inst${#INSTANCES[@]}"
+  mkdir -p "$dir"
+  if ! env "$@" PORT="$port" STATE_DIR="$dir" WORKERS="${WORKERS:-2}" \
+      "$ROOT/bin/scadservectl" start >"$dir.start.log" 2>&1; then
+    echo "instance did not start:" >&2
+    cat "$dir.start.log" "$dir/log/scadserve.log" >&2 2>/dev/null
+    return 1
+  fi
+  INSTANCES+=("$port:$dir:$*")
+  BASE_URL="http://127.0.0.1:$port"
+  INST_DIR="$dir"
+  INST_PORT="$port"
+}
+
+# inst_stop: stops the current instance (its state directory stays).
+inst_stop() {
+  PORT="$INST_PORT" STATE_DIR="$INST_DIR" "$ROOT/bin/scadservectl" stop >/dev/null 2>&1
+}
+
+# inst_restart [VAR=value ...]: the same state directory and port again.
+inst_restart() {
+  inst_stop
+  env "$@" PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="${WORKERS:-2}" \
+    "$ROOT/bin/scadservectl" start >"$INST_DIR.start.log" 2>&1
+}
+
+# check "name" command args...: one test; its stderr is shown when it fails.
+check() {
+  local name=$1 out
+  shift
+  out="$TMP/check.out"
+  if ( set -e; "$@" ) >"$out" 2>&1; then
+    PASSED=$((PASSED + 1))
+    echo "ok - $TEST_NAME: $name"
+  else
+    FAILED=$((FAILED + 1))
+    echo "not ok - $TEST_NAME: $name"
+    sed 's/^/#   /' "$out" | tail -n 30
+  fi
+}
+
+# fail "message": for use inside check functions.
+fail() { echo "$*" >&2; return 1; }
+
+# expect_eq what got want
+expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+
+# req METHOD PATH [curl args...]: writes body to $TMP/body, headers to $TMP/headers,
+# prints the status code.
+req() {
+  local method=$1 path=$2 how
+  shift 2
+  how=(-X "$method")
+  [ "$method" = HEAD ] && how=(-I)	# curl -X HEAD would wait for the announced body
+  curl -sS -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' "${how[@]}" \
+    --max-time 120 "$@" "$BASE_URL$path"
+}
+
+# header NAME: the value of a response header from the last req (case-insensitive).
+header() {
+  awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN { FS=": " }
+    { k=tolower($1); sub(/\r$/, "", $0); if (k == n) { sub(/^[^:]*: /, "", $0); print; exit } }' \
+    "$TMP/headers"
+}
+
+# render_json JSON-TEXT: POST a JSON render request; prints the status.
+render_json() { req POST /api/render -H 'Content-Type: application/json' --data-binary "$1"; }
+
+# render_src SOURCE [curl args]: POST raw source; prints the status.
+render_src() {
+  local src=$1
+  shift
+  printf '%s' "$src" > "$TMP/src.scad"
+  req POST /api/render -H 'Content-Type: text/plain' --data-binary @"$TMP/src.scad" "$@"
+}
+
+# err_type: .error.type of the last body.
+err_type() { jq -r '.error.type' "$TMP/body" 2>/dev/null; }
+
+# expect_error STATUS TYPE GOT-STATUS: the last answer is this JSON error.
+expect_error() {
+  local want_status=$1 want_type=$2 got=$3
+  [ "$got" = "$want_status" ] || fail "status $got, want $want_status: $(head -c 400 "$TMP/body")"
+  [ "$(err_type)" = "$want_type" ] || fail "type $(err_type), want $want_type: $(head -c 400 "$TMP/body")"
+  jq -e '.error.message | length > 0' "$TMP/body" >/dev/null || fail "no message"
+  jq -e '.error.request_id | length == 36' "$TMP/body" >/dev/null || fail "no request_id"
+  case "$(header Content-Type)" in application/json*) ;; *) fail "content type $(header Content-Type)";; esac
+}
+
+# health_ok: the server still answers.
+health_ok() {
+  local s
+  s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE_URL/api/health")
+  [ "$s" = 200 ] || fail "health answered $s"
+}
+
+# cache_entries: the number of models in the cache, from /api/health.
+cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
+
+# metric NAME: a value from /api/metrics (the full series name, labels included).
+metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+
+# procs_matching PATTERN: the number of processes whose command line has PATTERN.
+procs_matching() { pgrep -c -f -- "$1" || true; }
+
+finish() {
+  local i port dir
+  for i in "${INSTANCES[@]}"; do
+    port=${i%%:*}; dir=${i#*:}; dir=${dir%%:*}
+    PORT="$port" STATE_DIR="$dir" "$ROOT/bin/scadservectl" stop >/dev/null 2>&1 || true
+  done
+  rm -rf "$TMP"
+  echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}
+trap 'rc=$?; if [ -d "$TMP" ]; then for i in "${INSTANCES[@]}"; do p=${i%%:*}; d=${i#*:}; d=${d%%:*}; PORT=$p STATE_DIR=$d "$ROOT/bin/scadservectl" stop >/dev/null 2>&1; done; rm -rf "$TMP"; fi; exit $rc' EXIT
