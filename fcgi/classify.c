@@ -11,15 +11,15 @@ char *
 classify_clean_log(const char *log, const char *scratch_dir)
 {
 	/* The model's folder first (its files are named as the client sent them), then the rest. */
-	const char *const forms[] = { "%s/src/", "%s/", "%s" };
+	const char *const suffix[] = { "/src/", "/", "" };
 	const char *const to[] = { "", "", "." };
 	char prefix[4200], *cur, *next;
 	size_t i;
 
 	if ((cur = strdup(log ? log : "")) == NULL)
 		return NULL;
-	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-		snprintf(prefix, sizeof(prefix), forms[i], scratch_dir);
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(prefix, sizeof(prefix), "%s%s", scratch_dir, suffix[i]);
 		next = text_replace(cur, prefix, to[i]);
 		free(cur);
 		if ((cur = next) == NULL)
