@@ -1,0 +1,170 @@
+// render.js -- the scadserve render API: OpenSCAD source in, model bytes out. No UI in here.
+//
+//   import { render } from '/scadserve-render.js';
+//   const result = await render('cube(10);', { parameters: {}, format: 'stl' });
+//   result.bytes      // Uint8Array: the model
+//   result.renderer   // 'memory' | 'wasm' | 'server-cache' | 'server'
+//
+// Order: recent results in memory; the OpenSCAD WebAssembly build in a Web Worker; the server
+// (POST /api/render) when WASM is unavailable, crashes, runs out of memory or time. Failures
+// reject with a RenderError whose `type` is one of the server's error types (see errors.js).
+// docs/browser.md documents all of it.
+
+import { MemoryCache, requestKey } from './cache.js';
+import { ERROR_TYPES, RenderError, parseLog } from './errors.js';
+import { WASM_FORMATS, contentTypeOf } from './formats.js';
+import { renderOnServer, serverHealth } from './server.js';
+import { WasmRenderer, wasmSupported } from './wasm.js';
+
+export { ERROR_TYPES, RenderError, wasmSupported };
+
+/* global __SCADSERVE_WORKER__ */
+const config = {
+  apiBase: new URL('../api/', import.meta.url).href,     // where POST /api/render lives
+  fontBase: new URL('../fonts/', import.meta.url).href,  // Liberation fonts for text()
+  workerUrl: new URL(__SCADSERVE_WORKER__, import.meta.url).href,
+  timeoutMs: 20_000,                                     // browser render time limit
+  serverTimeoutS: null,                                  // null: the server's own limit
+  memoryEntries: 48,
+  memoryBytes: 192 * 1024 * 1024,
+};
+
+let memory = new MemoryCache({ maxEntries: config.memoryEntries, maxBytes: config.memoryBytes });
+let wasm = null;
+
+function wasmRenderer() {
+  wasm ??= new WasmRenderer({ workerUrl: config.workerUrl, fontBase: config.fontBase });
+  return wasm;
+}
+
+// Change defaults; call before the first render (a changed workerUrl or fontBase starts anew).
+export function configure(options = {}) {
+  for (const [k, v] of Object.entries(options)) {
+    if (!(k in config)) throw new TypeError(`configure: unknown option ${k}`);
+    config[k] = v;
+  }
+  if ('workerUrl' in options || 'fontBase' in options) wasm = null;
+  if ('memoryEntries' in options || 'memoryBytes' in options) {
+    memory = new MemoryCache({ maxEntries: config.memoryEntries, maxBytes: config.memoryBytes });
+  }
+  return { ...config };
+}
+
+export function getConfig() { return { ...config }; }
+
+// Start the worker and compile the WebAssembly module ahead of the first render.
+export function warm() {
+  if (wasmSupported()) wasmRenderer().warm();
+}
+
+export function clearMemory() { memory.clear(); }
+
+// Formats someone can ask for: the browser's, plus whatever GET /api/health says the server has.
+export async function formats({ signal } = {}) {
+  const health = await serverHealth(config.apiBase, signal);
+  const server = Array.isArray(health?.formats) ? health.formats : [];
+  const browser = wasmSupported() ? Object.keys(WASM_FORMATS).filter((f) => f !== 'binstl') : [];
+  return { browser, server, all: [...new Set([...browser, ...server])] };
+}
+
+function newId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function cleanParameters(parameters) {
+  const out = {};
+  for (const [name, value] of Object.entries(parameters ?? {})) {
+    if (!/^\$?[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RenderError('bad_request', `bad parameter name ${JSON.stringify(name)}`);
+    const ok = (v) => typeof v === 'boolean' || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ||
+      (Array.isArray(v) && v.every(ok));
+    if (!ok(value)) throw new RenderError('bad_request', `parameter ${name}: unsupported value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * Render OpenSCAD source.
+ * options:
+ *   parameters  {name: value} overriding the model's top-level variables (numbers, strings, booleans, vectors)
+ *   format      'stl' (binary, default), 'asciistl', 'off', 'amf', '3mf', 'dxf', 'svg', ...
+ *   renderer    'auto' (default: memory, WASM, then server), 'wasm' (no server), 'server' (no WASM)
+ *   timeoutMs   browser render time limit (default 20000); past it the worker is killed
+ *   memory      false to skip the in-memory results (default true)
+ *   signal      an AbortSignal; aborting rejects with its reason and stops the work
+ *   onProgress  called with {phase: 'wasm'|'server'|'retry'|'log', ...} while rendering
+ * Resolves to {bytes, format, contentType, renderer, durationMs, log, echo, warnings, requestId,
+ * key, fallback}; rejects with a RenderError (or the abort reason).
+ */
+export async function render(source, options = {}) {
+  const {
+    format = 'stl', renderer = 'auto', timeoutMs = config.timeoutMs, signal,
+    memory: useMemory = true, onProgress,
+  } = options;
+  const t0 = performance.now();
+  if (typeof source !== 'string') throw new RenderError('bad_request', 'source must be a string');
+  if (!['auto', 'wasm', 'server'].includes(renderer)) throw new RenderError('bad_request', `unknown renderer ${renderer}`);
+  const parameters = cleanParameters(options.parameters);
+  const id = newId();
+  const key = requestKey(source, parameters, format);
+  signal?.throwIfAborted();
+
+  const finish = (r) => {
+    const { echo, warnings } = parseLog(r.log || '');
+    return {
+      bytes: r.bytes, format, contentType: contentTypeOf(format), renderer: r.renderer,
+      durationMs: performance.now() - t0, log: r.log || '', echo, warnings,
+      requestId: r.requestId ?? id, key: r.key ?? null, fallback: r.fallback ?? null,
+    };
+  };
+
+  if (useMemory) {
+    const hit = memory.get(key);
+    if (hit) return finish({ ...hit, renderer: 'memory', requestId: id });
+  }
+
+  let fallback = null;
+  if (renderer !== 'server') {
+    const engine = wasmRenderer();
+    if (engine.canExport(format) || renderer === 'wasm') {
+      onProgress?.({ phase: 'wasm', requestId: id });
+      try {
+        const r = await engine.render({
+          id, source, parameters, format, timeoutMs, signal,
+          onLog: (line) => onProgress?.({ phase: 'log', line, requestId: id }),
+          // aborted, but finished within its grace period: keep it for the next time it is asked
+          onLate: (late) => { if (useMemory) memory.set(key, { bytes: late.bytes, log: late.log, renderer: 'wasm', key: null }); },
+        });
+        const result = { bytes: r.bytes, log: r.log, renderer: 'wasm' };
+        memory.set(key, { ...result, key: null });
+        return finish(result);
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        if (!(err instanceof RenderError)) throw err;
+        err.requestId = id;
+        if (renderer === 'wasm' || !err.fallsBack) throw err;
+        fallback = err;
+      }
+    }
+  }
+
+  onProgress?.({ phase: 'server', requestId: id, reason: fallback });
+  try {
+    const r = await renderOnServer({
+      apiBase: config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
+      onRetry: (info) => onProgress?.({ phase: 'retry', requestId: id, ...info }),
+    });
+    const result = { bytes: r.bytes, log: '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback };
+    memory.set(key, { bytes: r.bytes, log: '', key: r.key });
+    return finish(result);
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    if (err instanceof RenderError) err.fallbackFrom = fallback;
+    throw err;
+  }
+}

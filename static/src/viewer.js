@@ -1,0 +1,163 @@
+// viewer.js -- the Three.js model view: orbit, pan, zoom, fit, grid, axes, visible edges.
+
+import {
+  AxesHelper, BufferAttribute, BufferGeometry, Color, DirectionalLight, DoubleSide, FrontSide, EdgesGeometry, GridHelper,
+  Group, HemisphereLight, LineBasicMaterial, LineSegments, Mesh, MeshStandardMaterial,
+  PerspectiveCamera, Scene, Sphere, Vector3, WebGLRenderer,
+} from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+
+const MODEL_COLOR = 0xf2c94c;
+const EDGE_COLOR = 0x3a3a3a;
+const EDGE_ANGLE = 25;          // degrees between faces for an edge to be drawn
+const EDGE_MAX_TRIANGLES = 400_000;
+
+// Grid spacing for a model of this size: 1, 2 or 5 times a power of ten, about 10 cells across.
+function gridStep(size) {
+  const raw = Math.max(size, 1e-3) / 10;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+}
+
+export class Viewer {
+  constructor(container) {
+    this.container = container;
+    this.renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this.renderer.domElement.className = 'viewer-canvas';
+    container.appendChild(this.renderer.domElement);
+
+    this.scene = new Scene();
+    this.scene.background = new Color(0xeef1f5);
+    this.camera = new PerspectiveCamera(40, 1, 0.01, 1e6);
+    this.camera.up.set(0, 0, 1);          // OpenSCAD is Z-up
+    this.camera.position.set(60, -90, 70);
+    const headlight = new DirectionalLight(0xffffff, 1.6);
+    headlight.position.set(0.3, 0.4, 1);
+    this.camera.add(headlight);
+    this.scene.add(this.camera);
+    this.scene.add(new HemisphereLight(0xffffff, 0x667080, 1.4));
+
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.controls.screenSpacePanning = true;
+    this.controls.addEventListener('change', () => this.requestFrame());
+
+    this.helpers = new Group();
+    this.scene.add(this.helpers);
+    this.model = new Group();
+    this.scene.add(this.model);
+    this.bounds = null;
+    this.framePending = false;
+    this.frames = 0;
+
+    new ResizeObserver(() => this.resize()).observe(container);
+    this.resize();
+    this.#setHelpers(100);
+  }
+
+  resize() {
+    const w = Math.max(1, this.container.clientWidth), h = Math.max(1, this.container.clientHeight);
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.requestFrame();
+  }
+
+  requestFrame() {
+    if (this.framePending) return this.framePromise;
+    this.framePending = true;
+    this.framePromise = new Promise((resolve) => requestAnimationFrame(() => {
+      this.framePending = false;
+      this.renderer.render(this.scene, this.camera);
+      this.frames++;
+      resolve();
+    }));
+    return this.framePromise;
+  }
+
+  #setHelpers(size) {
+    for (const child of [...this.helpers.children]) {
+      this.helpers.remove(child);
+      child.geometry?.dispose();
+      child.material?.dispose();
+    }
+    const step = gridStep(size);
+    const cells = Math.max(10, Math.ceil((size * 1.6) / step / 2) * 2);
+    const grid = new GridHelper(cells * step, cells, 0x9aa3b0, 0xcdd3db);
+    grid.rotation.x = Math.PI / 2;        // into the XY plane
+    grid.position.z = -step * 0.02;       // below z = 0, where 2D models lie
+    this.helpers.add(grid);
+    const axes = new AxesHelper(step * 3);
+    axes.position.z = step * 0.002;
+    this.helpers.add(axes);
+    this.gridStep = step;
+  }
+
+  // Show a parsed STL ({positions, min, max}). Keeps the camera unless fit is true or this is
+  // the first model. Resolves once the new mesh has been drawn.
+  setModel(stl, { fit = false } = {}) {
+    const first = !this.bounds;
+    this.clear();
+    const geometry = new BufferGeometry();
+    geometry.setAttribute('position', new BufferAttribute(stl.positions, 3));
+    geometry.computeVertexNormals();      // non-indexed: flat shading, one normal per face
+    const mesh = new Mesh(geometry, new MeshStandardMaterial({
+      color: MODEL_COLOR, roughness: 0.65, metalness: 0.05, flatShading: true, side: stl.flat ? DoubleSide : FrontSide,
+      polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1,
+    }));
+    this.model.add(mesh);
+    if (stl.triangles <= EDGE_MAX_TRIANGLES) {
+      const edges = new LineSegments(new EdgesGeometry(geometry, EDGE_ANGLE),
+        new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.55 }));
+      this.model.add(edges);
+    }
+    this.bounds = { min: stl.min, max: stl.max };
+    const size = Math.max(stl.max[0] - stl.min[0], stl.max[1] - stl.min[1], stl.max[2] - stl.min[2]);
+    this.#setHelpers(Math.max(size, Math.abs(stl.min[0]), Math.abs(stl.max[0]), Math.abs(stl.min[1]), Math.abs(stl.max[1])));
+    if (fit || first) this.fit();
+    return this.requestFrame();
+  }
+
+  clear() {
+    for (const child of [...this.model.children]) {
+      this.model.remove(child);
+      child.geometry.dispose();
+      child.material.dispose();
+    }
+  }
+
+  // Frame the model (or the grid when there is none) from the current viewing direction.
+  fit() {
+    const min = new Vector3(...(this.bounds?.min ?? [-50, -50, 0]));
+    const max = new Vector3(...(this.bounds?.max ?? [50, 50, 50]));
+    const sphere = new Sphere();
+    sphere.center.copy(min).add(max).multiplyScalar(0.5);
+    sphere.radius = Math.max(min.distanceTo(max) / 2, 1e-3);
+    const dir = new Vector3().subVectors(this.camera.position, this.controls.target);
+    if (dir.lengthSq() < 1e-12) dir.set(0.6, -0.9, 0.7);
+    dir.normalize();
+    const fov = (this.camera.fov * Math.PI) / 180;
+    const fitFov = this.camera.aspect < 1 ? 2 * Math.atan(Math.tan(fov / 2) * this.camera.aspect) : fov;
+    const distance = (sphere.radius / Math.sin(fitFov / 2)) * 1.25;
+    this.controls.target.copy(sphere.center);
+    this.camera.position.copy(sphere.center).addScaledVector(dir, distance);
+    this.camera.near = distance / 1000;
+    this.camera.far = distance * 100;
+    this.camera.updateProjectionMatrix();
+    this.controls.update();
+    this.requestFrame();
+  }
+
+  // Standard views: 'iso', 'top', 'front', 'right'.
+  view(name) {
+    const dirs = { iso: [0.6, -0.9, 0.7], top: [0, -1e-4, 1], front: [0, -1, 0], right: [1, 0, 0] };
+    const d = dirs[name] ?? dirs.iso;
+    this.camera.position.copy(this.controls.target).add(new Vector3(...d));
+    this.fit();
+  }
+
+  setHelpersVisible(on) {
+    this.helpers.visible = on;
+    this.requestFrame();
+  }
+}

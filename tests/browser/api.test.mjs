@@ -1,0 +1,114 @@
+// api.test.mjs -- the render API module (scadserve-render.js) in a real page: concurrent requests,
+// error types, memory results, and the server retries with backoff (the network faked by routing).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { BASE_URL, launch } from './helpers.mjs';
+
+let browser, page;
+before(async () => {
+  browser = await launch();
+  page = await browser.context.newPage();
+  // The embedders' entry point, on a page of its own (about:blank has no origin to load it from).
+  await page.goto(`${BASE_URL}scadserve-render.js`);
+});
+after(async () => { await browser?.close(); });
+
+// Runs fn(api) in the page, with api = the module at /scadserve-render.js.
+function inPage(fn, arg) {
+  return page.evaluate(async ([body, a]) => {
+    const api = await import('/scadserve-render.js');
+    // eslint-disable-next-line no-new-func
+    return new Function('api', 'arg', `return (${body})(api, arg);`)(api, a);
+  }, [fn.toString(), arg]);
+}
+
+test('concurrent renders each get their own answer, from WASM and from the server', async () => {
+  const results = await inPage(async (api) => {
+    const sizes = [3, 5, 7, 9];
+    const jobs = sizes.map((n, i) => api.render(`cube(${n});`, { renderer: i % 2 ? 'server' : 'wasm', memory: false }));
+    const done = await Promise.all(jobs);
+    return done.map((r) => {
+      const dv = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+      let max = -Infinity;
+      for (let t = 0; t < dv.getUint32(80, true); t++) max = Math.max(max, dv.getFloat32(84 + t * 50 + 12, true));
+      return { renderer: r.renderer, max, id: r.requestId };
+    });
+  });
+  assert.deepEqual(results.map((r) => r.max), [3, 5, 7, 9]);
+  assert.deepEqual(results.map((r) => r.renderer.replace('-cache', '')), ['wasm', 'server', 'wasm', 'server']);
+  assert.equal(new Set(results.map((r) => r.id)).size, 4, 'every request has its own UUID');
+});
+
+test('errors carry the server\'s types; a repeated render comes from memory; abort rejects', async () => {
+  const r = await inPage(async (api) => {
+    const out = {};
+    try { await api.render('cube(', { renderer: 'wasm' }); } catch (e) { out.syntax = [e.name, e.type, e.line]; }
+    try { await api.render('square(2);', { renderer: 'wasm' }); } catch (e) { out.twoD = [e.type]; }
+    const svg = await api.render('square(2);', { format: 'svg' });
+    out.svg = [svg.renderer, new TextDecoder().decode(svg.bytes).includes('<svg')];
+    const a = await api.render('sphere(3);');
+    const b = await api.render('sphere(3);');
+    out.memory = [a.renderer, b.renderer, a.bytes.length === b.bytes.length];
+    const ctl = new AbortController();
+    const p = api.render('cylinder(5, 1, 1);', { signal: ctl.signal, memory: false });
+    ctl.abort();
+    try { await p; out.abort = 'resolved'; } catch (e) { out.abort = e.name; }
+    try { await api.render('cube(1);', { renderer: 'gpu' }); } catch (e) { out.bad = e.type; }
+    return out;
+  });
+  assert.deepEqual(r.syntax, ['RenderError', 'invalid_scad', 2]);
+  assert.deepEqual(r.twoD, ['empty_model']);
+  assert.deepEqual(r.svg, ['wasm', true]);
+  assert.deepEqual(r.memory, ['wasm', 'memory', true]);
+  assert.equal(r.abort, 'AbortError');
+  assert.equal(r.bad, 'bad_request');
+});
+
+test('an overloaded server is retried with backoff, and not forever', async () => {
+  let calls = 0;
+  await page.route('**/api/render', async (route) => {
+    calls++;
+    if (calls === 1) {
+      await route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ error: { type: 'overloaded', message: 'busy', request_id: 'x' } }) });
+    } else {
+      await route.continue();
+    }
+  });
+  const ok = await inPage(async (api) => {
+    const t0 = performance.now();
+    const r = await api.render(`cube(4); // ${Math.random()}`, { renderer: 'server' });
+    return { renderer: r.renderer, waited: performance.now() - t0 };
+  });
+  assert.equal(calls, 2);
+  assert.match(ok.renderer, /^server/);
+  assert.ok(ok.waited >= 1000, `honoured Retry-After: waited ${ok.waited} ms`);
+  await page.unrouteAll();
+
+  calls = 0;
+  await page.route('**/api/render', (route) => {
+    calls++;
+    return route.fulfill({ status: 503, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ error: { type: 'overloaded', message: 'busy' } }) });
+  });
+  const failed = await inPage(async (api) => {
+    try { await api.render('cube(5);', { renderer: 'server', memory: false }); return 'resolved'; } catch (e) { return e.type; }
+  });
+  assert.equal(failed, 'overloaded');
+  assert.equal(calls, 4, 'gives up after four attempts');
+  await page.unrouteAll();
+
+  calls = 0;
+  await page.route('**/api/render', (route) => {
+    calls++;
+    return route.fulfill({ status: 422, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ error: { type: 'invalid_scad', message: 'syntax error', line: 1 } }) });
+  });
+  const syntax = await inPage(async (api) => {
+    try { await api.render('cube(6);', { renderer: 'server', memory: false }); return 'resolved'; } catch (e) { return [e.type, e.line]; }
+  });
+  assert.deepEqual(syntax, ['invalid_scad', 1]);
+  assert.equal(calls, 1, 'an error in the model is not retried');
+  await page.unrouteAll();
+});
