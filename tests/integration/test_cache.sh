@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# test_cache.sh -- the SQLite cache shared by several FastCGI processes: concurrent writers,
+# a cache file deleted or corrupted while the server runs, a corrupt entry, LRU eviction.
+. "$(dirname "$0")/lib.sh"
+
+WORKERS=4 inst_start SCADSERVE_RENDER_SLOTS=4 || { echo "test_cache: 0 passed, 1 failed"; exit 1; }
+
+one() {
+  printf 'cube(%s);\n' "$1" | curl -sS -o "$TMP/c$1.$2.stl" -w '%{http_code} %header{x-cache}\n' \
+    -H 'Content-Type: text/plain' --data-binary @- "$BASE_URL/api/render"
+}
+export -f one; export TMP BASE_URL
+
+t_concurrent() {
+  local results
+  # 16 distinct models, each asked for twice, 8 at a time over 4 processes.
+  results=$(for r in a b; do for i in $(seq 1 16); do echo "$i $r"; done; done |
+    xargs -P 8 -n 2 bash -c 'one "$0" "$1"')
+  [ "$(grep -c '^200 ' <<<"$results")" = 32 ] || fail "not all 200: $results"
+  expect_eq entries "$(cache_entries)" 16
+  for i in $(seq 1 16); do
+    cmp -s "$TMP/c$i.a.stl" "$TMP/c$i.b.stl" || fail "cube($i): the two answers differ"
+  done
+  grep -qiE 'busy|locked' "$INST_DIR/log/scadserve.log" && fail "SQLITE_BUSY: $(grep -iE 'busy|locked' "$INST_DIR/log/scadserve.log")"
+  expect_eq "cache errors" "$(metric scadserve_cache_errors_total)" 0
+}
+check "four processes write one cache concurrently without loss or BUSY" t_concurrent
+
+t_deleted() {
+  local s
+  rm -f "$INST_DIR"/cache.sqlite "$INST_DIR"/cache.sqlite-wal "$INST_DIR"/cache.sqlite-shm
+  s=$(render_src 'cube(1);')
+  expect_eq "after delete" "$s" 200
+  expect_eq "after delete: X-Cache" "$(header X-Cache)" miss
+  expect_eq triangles "$("$STLCMP" --count "$TMP/body")" 12
+  s=$(render_src 'cube(1);')
+  expect_eq "then" "$(header X-Cache)" hit
+  [ -f "$INST_DIR/cache.sqlite" ] || fail "cache file not recreated"
+}
+check "cache file deleted while running: costs a render, never a failed request" t_deleted
+
+t_corrupt_file() {
+  local s i
+  render_src 'cube(5);' >/dev/null
+  # Garbage over the whole file, header included, while every process has it open.
+  head -c 65536 /dev/urandom > "$TMP/garbage"
+  cat "$TMP/garbage" > "$INST_DIR/cache.sqlite"
+  rm -f "$INST_DIR/cache.sqlite-wal"
+  for i in 1 2 3 4 5 6 7 8; do
+    s=$(render_src 'cube(5);')
+    [ "$s" = 200 ] || fail "request $i after corruption: $s $(head -c 300 "$TMP/body")"
+    expect_eq triangles "$("$STLCMP" --count "$TMP/body")" 12
+  done
+  health_ok
+  # A process that opens the garbage (here: after a restart) starts a new cache.
+  WORKERS=4 inst_restart SCADSERVE_RENDER_SLOTS=4
+  s=$(render_src 'cube(5);')
+  expect_eq "after restart" "$s" 200
+  s=$(render_src 'cube(5);')
+  expect_eq "then cached again" "$(header X-Cache)" hit
+  expect_eq integrity "$(sqlite3 "$INST_DIR/cache.sqlite" 'PRAGMA integrity_check;')" ok
+}
+check "cache file overwritten with garbage while running: still answers" t_corrupt_file
+
+t_corrupt_entry() {
+  local s key
+  s=$(render_src 'cube(7);'); key=$(header ETag); key=${key//\"/}
+  cp "$TMP/body" "$TMP/good.stl"
+  s=$(render_src 'cube(7);'); expect_eq "before" "$(header X-Cache)" hit
+  sqlite3 "$INST_DIR/cache.sqlite" "PRAGMA busy_timeout=5000; UPDATE blobs SET data = zeroblob(length(data)) WHERE key = '$key';"
+  s=$(render_src 'cube(7);')
+  expect_eq status "$s" 200
+  expect_eq "bad checksum is a miss" "$(header X-Cache)" miss
+  cmp "$TMP/body" "$TMP/good.stl" || fail "served the corrupt bytes"
+  [ "$(metric scadserve_cache_corrupt_total)" -ge 1 ] || fail "corruption not counted"
+  s=$(req GET "/api/models/$key"); expect_eq "model after re-render" "$s" 200
+  cmp "$TMP/body" "$TMP/good.stl" || fail "models/ served other bytes"
+}
+check "an entry whose checksum fails is dropped and re-rendered" t_corrupt_entry
+
+# A cache of 2 KiB holds two 684-byte cubes, not three: the least recently used goes.
+inst_start SCADSERVE_CACHE_MAX=1500 || { finish; exit 1; }
+t_evict() {
+  local s k1
+  s=$(render_src 'cube(1);'); k1=$(header ETag); k1=${k1//\"/}
+  s=$(render_src 'cube(2);')
+  # Make cube(1) the oldest by access time, whatever second they were made in.
+  sqlite3 "$INST_DIR/cache.sqlite" "PRAGMA busy_timeout=5000; UPDATE blobs SET atime = atime - 1000 WHERE key = '$k1';"
+  s=$(render_src 'cube(3);')
+  expect_eq entries "$(cache_entries)" 2
+  [ "$(curl -s "$BASE_URL/api/health" | jq .cache.bytes)" -le 1500 ] || fail "over the cap"
+  s=$(req GET "/api/models/$k1"); expect_eq "evicted" "$s" 404
+  s=$(render_src 'cube(3);'); expect_eq "newest kept" "$(header X-Cache)" hit
+  [ "$(metric scadserve_cache_evictions_total)" -ge 1 ] || fail "evictions not counted"
+}
+check "size cap: least recently used entries are evicted" t_evict
+
+finish
