@@ -34,8 +34,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PUT] =   "INSERT OR REPLACE INTO blobs (key, content_type, size, sha256, renderer, "
 	             "created, atime, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
 	[ST_TOTAL] = "SELECT total(size) FROM blobs",
-	[ST_EVICT] = "DELETE FROM blobs WHERE id IN "
-	             "(SELECT id FROM blobs ORDER BY atime, id LIMIT 16)",
+	[ST_EVICT] = "DELETE FROM blobs WHERE id = "
+	             "(SELECT id FROM blobs WHERE key != ?1 ORDER BY atime, id LIMIT 1)",
 	[ST_STATS] = "SELECT count(*), total(size) FROM blobs",
 };
 
@@ -212,7 +212,8 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		    key_sha256_hex(blob, e->size, sum) || strcmp(sum, want) != 0)
 			bad = 1;
 		else if ((e->data = malloc(e->size ? e->size : 1)) != NULL) {
-			memcpy(e->data, blob, e->size);
+			if (e->size > 0)
+				memcpy(e->data, blob, e->size);
 			snprintf(e->content_type, sizeof(e->content_type), "%s", ctype);
 			hit = 1;
 			touch = now - atime > ATIME_SLACK;
@@ -235,9 +236,12 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 	return hit;
 }
 
-/* Evicts least recently used entries until the total fits the cap. Inside a transaction. */
+/*
+ * Evicts least recently used entries, one at a time, until the total fits the cap; never
+ * the entry just stored (keep). Inside a transaction.
+ */
 static int
-evict(struct cache *c)
+evict(struct cache *c, const char *keep)
 {
 	sqlite3_stmt *st;
 	double total;
@@ -254,11 +258,15 @@ evict(struct cache *c)
 		if (total <= (double)c->max_bytes)
 			return 0;
 		st = c->st[ST_EVICT];
+		sqlite3_bind_text(st, 1, keep, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 		if (rc != SQLITE_DONE)
 			return db_fail(c, rc, "evict");
-		metrics_add(M_CACHE_EVICTIONS, (uint64_t)sqlite3_changes(c->db));
+		if (sqlite3_changes(c->db) == 0)
+			return 0;	/* only the new entry is left, and it fits (checked by the caller) */
+		metrics_add(M_CACHE_EVICTIONS, 1);
 	}
 }
 
@@ -289,7 +297,7 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	if (evict(c))
+	if (evict(c, key))
 		goto fail_closed;
 	if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;

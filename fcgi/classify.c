@@ -78,7 +78,8 @@ find_location(const char *p, struct err *e)
 
 /*
  * Finds needle in log, skipping lines that start with "ECHO:": the model prints those
- * itself and must not be able to pass for OpenSCAD's own messages.
+ * itself. (An echoed string may hold newlines, so a model can still print a line that
+ * looks like a warning; it can only ever fail its own render that way.)
  */
 static const char *
 find_line(const char *log, const char *needle)
@@ -117,7 +118,7 @@ static const char *const unreadable_words[] = {
 	"Can't open import file", "Can't open include file", "Can't open library file",
 	"Can't open input file", "Can't open DXF file", "Can't open file",
 	"WARNING: Can't read", "Failed to open file", "Could not read file",
-	"can't open file", NULL
+	"can't open file", "Can't open library", "couldn't be opened", NULL
 };
 
 enum err_type
@@ -163,8 +164,12 @@ classify_run(const struct classify_in *in, struct err *e)
 		return err_set(e, ERR_FILE_NOT_ACCESSIBLE, "the model reads a file it may not "
 		    "read or that was not sent in \"files\": %s", line);
 	}
-	/* An evaluation error (recursion, failed assert, ...) leaves a partial model at best. */
-	if ((p = find_line(log, "ERROR:")) != NULL) {
+	/*
+	 * An evaluation error (recursion, failed assert, ...): OpenSCAD 2021.01 stops and exits
+	 * 1. With exit 0 and a result, an "ERROR:" line can only be the model's own echo of a
+	 * string holding a newline, which must not fail the render.
+	 */
+	if ((r->status != 0 || in->output_size <= 0) && (p = find_line(log, "ERROR:")) != NULL) {
 		line_copy(p, line, sizeof(line));
 		find_location(p, e);
 		return err_set(e, ERR_INVALID_SCAD, "%s", line);

@@ -95,6 +95,11 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	    get_size(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, err, errlen) ||
 	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen))
 		return -1;
+	if (c->timeout > 86400 || c->queue_wait > 86400) {
+		snprintf(err, errlen, "%s: at most 86400 seconds", c->timeout > 86400 ?
+		    "SCADSERVE_TIMEOUT" : "SCADSERVE_QUEUE_WAIT");
+		return -1;
+	}
 	c->cpu_max = cpu ? cpu : (uint64_t)c->timeout + 5;
 	if (slots > 1024) {
 		snprintf(err, errlen, "SCADSERVE_RENDER_SLOTS: at most 1024");

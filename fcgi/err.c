@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "text.h"
 
 static const struct {
 	int status;
@@ -71,6 +72,8 @@ err_set(struct err *e, enum err_type type, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
+	/* Client text quoted cut to a length may end mid-character. */
+	text_utf8_scrub(e->message, strlen(e->message));
 	return type;
 }
 
@@ -85,19 +88,27 @@ char *
 err_json(const struct err *e, const char *request_id)
 {
 	json_t *root = NULL, *obj;
-	char *out = NULL;
+	char *out = NULL, message[sizeof(e->message)], file[sizeof(e->file)];
+
+	/* Messages quote client text cut to a length, perhaps mid-character: keep them valid. */
+	memcpy(message, e->message, sizeof(message));
+	message[sizeof(message) - 1] = '\0';
+	text_utf8_scrub(message, strlen(message));
+	memcpy(file, e->file, sizeof(file));
+	file[sizeof(file) - 1] = '\0';
+	text_utf8_scrub(file, strlen(file));
 
 	if ((obj = json_object()) == NULL)
 		goto out;
 	if ((root = json_pack("{s:o}", "error", obj)) == NULL)
 		goto out;	/* json_pack's "o" stole obj even on failure */
 	if (json_object_set_new(obj, "type", json_string(err_type_name(e->type))) ||
-	    json_object_set_new(obj, "message", json_string(e->message)) ||
+	    json_object_set_new(obj, "message", json_string(message)) ||
 	    json_object_set_new(obj, "status", json_integer(err_status(e->type))))
 		goto out;
 	if (e->line > 0 && json_object_set_new(obj, "line", json_integer(e->line)))
 		goto out;
-	if (e->file[0] && json_object_set_new(obj, "file", json_string(e->file)))
+	if (file[0] && json_object_set_new(obj, "file", json_string(file)))
 		goto out;
 	if (e->retry_after > 0 &&
 	    json_object_set_new(obj, "retry_after", json_integer(e->retry_after)))

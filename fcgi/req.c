@@ -91,13 +91,24 @@ ident_ok(const char *s)
 	return p - s <= 128;
 }
 
-/* A scalar parameter value OpenSCAD's customizer can take. Reals that are whole become integers. */
+/* A scalar parameter value OpenSCAD's customizer can take. */
 static int
 param_scalar_ok(json_t *v)
 {
 	if (json_is_real(v))
 		return isfinite(json_real_value(v));
 	return json_is_integer(v) || json_is_boolean(v) || json_is_string(v);
+}
+
+/* A canonical copy of a scalar: whole reals become integers. New reference or NULL. */
+static json_t *
+scalar_canon(json_t *v)
+{
+	double d = json_is_real(v) ? json_real_value(v) : 0.5;
+
+	if (d == floor(d) && fabs(d) < 9007199254740992.0)
+		return json_integer((json_int_t)d);
+	return json_deep_copy(v);
 }
 
 /*
@@ -131,21 +142,25 @@ params_canon(json_t *in, struct err *e)
 				err_set(e, ERR_BAD_REQUEST, "parameter %s: vector too long", name);
 				goto fail;
 			}
+			if ((c = json_array()) == NULL) {
+				err_set(e, ERR_INTERNAL, "out of memory");
+				goto fail;
+			}
 			json_array_foreach(v, i, x) {
-				if (!json_is_number(x) || (json_is_real(x) &&
-				    !isfinite(json_real_value(x)))) {
+				if (!json_is_number(x) || !param_scalar_ok(x)) {
+					json_decref(c);
 					err_set(e, ERR_BAD_REQUEST,
 					    "parameter %s: a vector may hold only numbers", name);
 					goto fail;
 				}
+				if (json_array_append_new(c, scalar_canon(x))) {
+					json_decref(c);
+					err_set(e, ERR_INTERNAL, "out of memory");
+					goto fail;
+				}
 			}
-			c = json_deep_copy(v);
 		} else if (param_scalar_ok(v)) {
-			double d = json_is_real(v) ? json_real_value(v) : 0;
-			if (json_is_real(v) && d == floor(d) && fabs(d) < 9007199254740992.0)
-				c = json_integer((json_int_t)d);
-			else
-				c = json_deep_copy(v);
+			c = scalar_canon(v);
 		} else {
 			err_set(e, ERR_BAD_REQUEST, "parameter %s: value must be a number, boolean, "
 			    "string or vector of numbers", name);
@@ -238,18 +253,25 @@ parse_files(json_t *files, const struct req_limits *lim, struct req_render *r, s
 			    "valid base64", name), -1;
 	}
 	qsort(r->files, r->nfiles, sizeof(*r->files), file_cmp);
-	/* A name may not be both a file and a folder ("a" and "a/b"). */
-	for (n = 1; n < r->nfiles; n++) {
-		size_t l = strlen(r->files[n - 1].name);
-		if (strncmp(r->files[n - 1].name, r->files[n].name, l) == 0 &&
-		    r->files[n].name[l] == '/')
-			return err_set(e, ERR_BAD_REQUEST, "file \"%.128s\" is also a folder",
-			    r->files[n - 1].name), -1;
+	/* A name may not be both a file and a folder ("a" and "a/b"): look up every folder. */
+	for (n = 0; n < r->nfiles; n++) {
+		char folder[256];
+		const char *slash;
+		struct req_file probe;
+		for (slash = r->files[n].name; (slash = strchr(slash, '/')) != NULL; slash++) {
+			size_t l = (size_t)(slash - r->files[n].name);
+			memcpy(folder, r->files[n].name, l);
+			folder[l] = '\0';
+			probe.name = folder;
+			if (bsearch(&probe, r->files, r->nfiles, sizeof(*r->files), file_cmp))
+				return err_set(e, ERR_BAD_REQUEST, "file \"%.128s\" is also a folder "
+				    "in \"%.128s\"", folder, r->files[n].name), -1;
+		}
 	}
 	return 0;
 }
 
-/* Reads one query parameter value into out (at most outlen-1 bytes). 1 if found. */
+/* Reads one query parameter value into out. 1 if found, -1 if longer than outlen-1, else 0. */
 static int
 query_get(const char *query, const char *name, char *out, size_t outlen)
 {
@@ -261,7 +283,7 @@ query_get(const char *query, const char *name, char *out, size_t outlen)
 			const char *v = p + n + 1, *end = strchr(v, '&');
 			size_t len = end ? (size_t)(end - v) : strlen(v);
 			if (len >= outlen)
-				len = outlen - 1;
+				return -1;
 			memcpy(out, v, len);
 			out[len] = '\0';
 			return 1;
@@ -409,7 +431,7 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
     const struct req_limits *lim, struct req_render *r, struct err *e)
 {
 	char qv[64];
-	int json;
+	int json, q;
 
 	memset(r, 0, sizeof(*r));
 	if (len > lim->body_max) {
@@ -455,12 +477,19 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
 		r->source_len = len;
 	}
 	/* The query string may choose format and timeout; the JSON body wins when both do. */
-	if (r->format == NULL && query != NULL && query_get(query, "format", qv, sizeof(qv)) &&
-	    set_format(r, qv, e))
-		goto fail;
-	if (r->timeout == 0 && query != NULL && query_get(query, "timeout", qv, sizeof(qv))) {
+	if (r->format == NULL && query != NULL &&
+	    (q = query_get(query, "format", qv, sizeof(qv))) != 0) {
+		if (q < 0) {
+			err_set(e, ERR_BAD_REQUEST, "format= is too long");
+			goto fail;
+		}
+		if (set_format(r, qv, e))
+			goto fail;
+	}
+	if (r->timeout == 0 && query != NULL &&
+	    (q = query_get(query, "timeout", qv, sizeof(qv))) != 0) {
 		double t;
-		if (text_parse_seconds(qv, &t)) {
+		if (q < 0 || text_parse_seconds(qv, &t)) {
 			err_set(e, ERR_BAD_REQUEST, "timeout must be a number of seconds");
 			goto fail;
 		}

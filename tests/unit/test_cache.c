@@ -1,0 +1,611 @@
+/* test_cache.c -- tests for fcgi/cache.c: round trips, checksums, LRU, a lost or broken file */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cache.h"
+#include "key.h"
+#include "log.h"
+#include "unit.h"
+
+static const char renderer[] = "openscad 2021.01 cgal";
+
+/* A fresh temporary directory per test, and the cache path in it. */
+static char dir[256];
+static char path[300];
+
+static void
+setup(void)
+{
+	log_set_level(LOG_ERROR);	/* the warnings are what these tests provoke */
+	snprintf(dir, sizeof(dir), "%s/scadserve-cache-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	snprintf(path, sizeof(path), "%s/cache.sqlite", dir);
+}
+
+static void
+remove_db_files(void)
+{
+	char side[320];
+
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-journal", path);
+	unlink(side);
+}
+
+static void
+teardown(void)
+{
+	remove_db_files();
+	rmdir(dir);
+}
+
+/* The key of a short name, as the server's keys look (64 hex). */
+static const char *
+key(const char *name)
+{
+	static char k[8][65];
+	static int i;
+
+	i = (i + 1) % 8;
+	key_sha256_hex(name, strlen(name), k[i]);
+	return k[i];
+}
+
+/* Fills buf with len bytes that depend on seed (NULs included). */
+static void
+fill(unsigned char *buf, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)((i * 31 + seed * 7) % 251);
+}
+
+/* 1 if k is in the cache with exactly data[0..len). */
+static int
+holds(struct cache *c, const char *k, const void *data, size_t len)
+{
+	struct cache_entry e;
+	int ok;
+
+	if (cache_get(c, k, &e) != 1)
+		return 0;
+	ok = e.size == len && (len == 0 || memcmp(e.data, data, len) == 0);
+	free(e.data);
+	return ok;
+}
+
+/* Runs one SQL statement on the cache file through its own connection. */
+static int
+sql(const char *stmt)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, stmt, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		printf("#   sql: %s: %s\n", stmt, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The number of rows for k, read through its own connection; -1 on failure. */
+static int
+rows(const char *k)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM blobs WHERE key = ?1", -1, &st,
+	    NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+set_atime(const char *k, long long atime)
+{
+	char stmt[200];
+
+	snprintf(stmt, sizeof(stmt), "UPDATE blobs SET atime = %lld WHERE key = '%s'", atime,
+	    k);
+	CHECK_INT(sql(stmt), 0);
+}
+
+TEST(round_trip)
+{
+	unsigned char data[5000];
+	struct cache_entry e;
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 1);
+	data[0] = 0;
+	c = cache_open(path, 1 << 20);
+	if (!CHECK(c != NULL))
+		goto out;
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
+		CHECK_INT(e.size, sizeof(data));
+		CHECK(e.data != NULL && memcmp(e.data, data, sizeof(data)) == 0);
+		CHECK_STR(e.content_type, "model/stl");
+		free(e.data);
+	}
+	/* And again, from a new handle: it is on disk. */
+	cache_free(c);
+	c = cache_open(path, 1 << 20);
+	CHECK(holds(c, key("a"), data, sizeof(data)));
+	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
+		CHECK_STR(e.content_type, "model/stl");
+		free(e.data);
+	}
+	CHECK_INT(rows(key("a")), 1);
+out:
+	cache_free(c);
+	teardown();
+}
+
+TEST(content_types)
+{
+	struct cache_entry e;
+	struct cache *c;
+
+	setup();
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("svg"), "image/svg+xml", "<svg/>", 6, renderer), 0);
+	CHECK_INT(cache_put(c, key("off"), "text/plain; charset=utf-8", "OFF\n", 4, renderer),
+	    0);
+	if (CHECK_INT(cache_get(c, key("svg"), &e), 1)) {
+		CHECK_STR(e.content_type, "image/svg+xml");
+		free(e.data);
+	}
+	if (CHECK_INT(cache_get(c, key("off"), &e), 1)) {
+		CHECK_STR(e.content_type, "text/plain; charset=utf-8");
+		free(e.data);
+	}
+	cache_free(c);
+	teardown();
+}
+
+TEST(empty_blob)
+{
+	struct cache_entry e;
+	struct cache *c;
+
+	/* cache_put takes size 0; such an entry must read back as a hit of 0 bytes. */
+	setup();
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("empty"), "text/plain", "", 0, renderer), 0);
+	if (CHECK_INT(cache_get(c, key("empty"), &e), 1)) {
+		CHECK_INT(e.size, 0);
+		CHECK_STR(e.content_type, "text/plain");
+		free(e.data);
+	}
+	cache_free(c);
+	teardown();
+}
+
+TEST(miss)
+{
+	struct cache_entry e;
+	struct cache *c;
+
+	setup();
+	c = cache_open(path, 1 << 20);
+	memset(&e, 0x5a, sizeof(e));
+	CHECK_INT(cache_get(c, key("nothing"), &e), 0);
+	CHECK(e.data == NULL);
+	CHECK_INT(e.size, 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", "abc", 3, renderer), 0);
+	CHECK_INT(cache_get(c, key("b"), &e), 0);
+	CHECK(e.data == NULL);
+	cache_free(c);
+	teardown();
+}
+
+TEST(overwrite)
+{
+	struct cache_entry e;
+	struct cache *c;
+	int64_t n, bytes;
+
+	setup();
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", "first", 5, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/3mf", "second!", 7, renderer), 0);
+	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
+		CHECK_INT(e.size, 7);
+		CHECK_MEM(e.data, "second!", 7);
+		CHECK_STR(e.content_type, "model/3mf");
+		free(e.data);
+	}
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(bytes, 7);
+	CHECK_INT(rows(key("a")), 1);
+	cache_free(c);
+	teardown();
+}
+
+TEST(checksum_failure_zeroed)
+{
+	unsigned char data[1000];
+	struct cache_entry e;
+	struct cache *c;
+	int64_t n, bytes;
+	char stmt[200];
+
+	setup();
+	fill(data, sizeof(data), 2);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 10, renderer), 0);
+	snprintf(stmt, sizeof(stmt), "UPDATE blobs SET data = zeroblob(size) WHERE key = '%s'",
+	    key("a"));
+	CHECK_INT(sql(stmt), 0);
+	memset(&e, 0x5a, sizeof(e));
+	CHECK_INT(cache_get(c, key("a"), &e), 0);
+	CHECK(e.data == NULL);
+	CHECK_INT(e.size, 0);
+	CHECK_INT(rows(key("a")), 0);		/* dropped */
+	CHECK_INT(cache_get(c, key("a"), &e), 0);
+	CHECK(holds(c, key("b"), data, 10));	/* the others stay */
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(bytes, 10);
+	/* It can be stored again. */
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK(holds(c, key("a"), data, sizeof(data)));
+	cache_free(c);
+	teardown();
+}
+
+TEST(checksum_failure_one_byte)
+{
+	unsigned char data[1000];
+	struct cache_entry e;
+	struct cache *c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	setup();
+	fill(data, sizeof(data), 3);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	/* Change one byte in the middle, keeping the size. */
+	data[500] ^= 1;
+	if (CHECK_INT(sqlite3_open(path, &db), SQLITE_OK) &&
+	    CHECK_INT(sqlite3_prepare_v2(db, "UPDATE blobs SET data = ?1 WHERE key = ?2", -1,
+	    &st, NULL), SQLITE_OK)) {
+		sqlite3_bind_blob(st, 1, data, sizeof(data), SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key("a"), -1, SQLITE_TRANSIENT);
+		CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CHECK_INT(cache_get(c, key("a"), &e), 0);
+	CHECK_INT(rows(key("a")), 0);
+	/* A changed checksum column is caught the same way. */
+	data[500] ^= 1;
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(sql("UPDATE blobs SET sha256 = 'x'"), 0);
+	CHECK_INT(cache_get(c, key("a"), &e), 0);
+	CHECK_INT(rows(key("a")), 0);
+	cache_free(c);
+	teardown();
+}
+
+TEST(lru_evicts_oldest_first)
+{
+	unsigned char data[300];
+	struct cache *c;
+	long long now = (long long)time(NULL);
+	int64_t n, bytes;
+
+	setup();
+	fill(data, sizeof(data), 4);
+	c = cache_open(path, 1000);	/* room for three of 300 bytes */
+	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer), 0);
+	set_atime(key("k1"), now - 1000);
+	set_atime(key("k2"), now - 3000);	/* the least recently used */
+	set_atime(key("k3"), now - 2000);
+	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer), 0);
+	/* Just enough is evicted, oldest first: k2 only. */
+	CHECK_INT(rows(key("k2")), 0);
+	CHECK_INT(rows(key("k1")), 1);
+	CHECK_INT(rows(key("k3")), 1);
+	CHECK_INT(rows(key("k4")), 1);
+	CHECK(holds(c, key("k4"), data, 300));	/* what was just stored is there */
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 3);
+	CHECK_INT(bytes, 900);
+	cache_free(c);
+	teardown();
+}
+
+TEST(lru_get_refreshes)
+{
+	unsigned char data[300];
+	struct cache *c;
+	long long now = (long long)time(NULL);
+
+	setup();
+	fill(data, sizeof(data), 5);
+	c = cache_open(path, 1000);
+	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer), 0);
+	set_atime(key("k1"), now - 3000);
+	set_atime(key("k2"), now - 2000);
+	set_atime(key("k3"), now - 1000);
+	/* Reading k1 makes it recent: k2 is the one to go. */
+	CHECK(holds(c, key("k1"), data, 300));
+	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(rows(key("k1")), 1);
+	CHECK_INT(rows(key("k2")), 0);
+	CHECK_INT(rows(key("k3")), 1);
+	CHECK_INT(rows(key("k4")), 1);
+	cache_free(c);
+	teardown();
+}
+
+TEST(lru_many_small)
+{
+	unsigned char data[100];
+	struct cache *c;
+	char name[16];
+	int i, kept = 0;
+	int64_t n, bytes;
+
+	setup();
+	fill(data, sizeof(data), 6);
+	c = cache_open(path, 2000);	/* room for 20 */
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer), 0);
+		set_atime(key(name), 1000 + i);	/* stored in order of use */
+	}
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK(bytes <= 2000);
+	/* The most recent ones are the ones kept, and the cap is used, not wasted. */
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		if (rows(key(name)) == 1) {
+			kept++;
+			CHECK(i >= 20);
+		}
+	}
+	CHECK_INT(kept, 20);
+	CHECK_INT(n, 20);
+	cache_free(c);
+	teardown();
+}
+
+TEST(larger_than_cap)
+{
+	unsigned char data[200];
+	struct cache *c;
+	int64_t n, bytes;
+
+	setup();
+	fill(data, sizeof(data), 7);
+	c = cache_open(path, 150);
+	CHECK_INT(cache_put(c, key("small"), "model/stl", data, 100, renderer), 0);
+	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 151, renderer), -1);
+	CHECK_INT(cache_get(c, key("big"), &(struct cache_entry){ 0 }), 0);
+	/* Refusing it evicted nothing. */
+	CHECK(holds(c, key("small"), data, 100));
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 1);
+	/* Exactly the cap fits (evicting the rest). */
+	CHECK_INT(cache_put(c, key("cap"), "model/stl", data, 150, renderer), 0);
+	CHECK(holds(c, key("cap"), data, 150));
+	cache_free(c);
+	teardown();
+}
+
+TEST(file_deleted_while_open)
+{
+	unsigned char data[100];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 8);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	remove_db_files();
+	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 50, renderer), 0);
+	CHECK(holds(c, key("b"), data, 50));
+	CHECK(access(path, F_OK) == 0);		/* a fresh file */
+	CHECK_INT(rows(key("b")), 1);
+	/* Deleted again, and the first call after is a put. */
+	remove_db_files();
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 60, renderer), 0);
+	CHECK(holds(c, key("c"), data, 60));
+	CHECK_INT(rows(key("c")), 1);
+	cache_free(c);
+	teardown();
+}
+
+/* Overwrites the file at p in place (same inode) with garbage. */
+static void
+scribble(const char *p)
+{
+	unsigned char junk[16384];
+	int fd;
+
+	fill(junk, sizeof(junk), 99);
+	if ((fd = open(p, O_WRONLY)) < 0)
+		return;
+	CHECK((size_t)write(fd, junk, sizeof(junk)) == sizeof(junk));
+	close(fd);
+}
+
+TEST(file_garbage_while_open)
+{
+	unsigned char data[100];
+	struct cache_entry e;
+	struct cache *c;
+	char side[320];
+
+	setup();
+	fill(data, sizeof(data), 9);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	/* Another connection checkpoints, so the garbage hits the data, not just a header. */
+	CHECK_INT(sql("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	scribble(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	scribble(side);
+	memset(&e, 0x5a, sizeof(e));
+	CHECK_INT(cache_get(c, key("a"), &e), 0);
+	CHECK(e.data == NULL);
+	free(e.data);
+	/* Still serving: a later put works and reads back. */
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 40, renderer), 0);
+	CHECK(holds(c, key("b"), data, 40));
+	cache_free(c);
+	teardown();
+}
+
+TEST(file_garbage_before_open)
+{
+	unsigned char data[100];
+	struct cache *c;
+	int fd;
+
+	setup();
+	fill(data, sizeof(data), 10);
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0) {
+		CHECK(write(fd, "this is not a database, not at all, no......", 44) == 44);
+		close(fd);
+	}
+	c = cache_open(path, 1 << 20);
+	if (!CHECK(c != NULL))
+		goto out;
+	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	CHECK(holds(c, key("a"), data, 100));
+out:
+	cache_free(c);
+	teardown();
+}
+
+TEST(two_handles)
+{
+	unsigned char data[256];
+	struct cache *a, *b;
+	int64_t n, bytes;
+
+	setup();
+	fill(data, sizeof(data), 11);
+	a = cache_open(path, 1 << 20);
+	b = cache_open(path, 1 << 20);
+	CHECK(a != NULL && b != NULL);
+	CHECK_INT(cache_put(a, key("x"), "model/stl", data, 256, renderer), 0);
+	CHECK(holds(b, key("x"), data, 256));
+	CHECK_INT(cache_put(b, key("y"), "image/svg+xml", data, 128, renderer), 0);
+	CHECK(holds(a, key("y"), data, 128));
+	/* An overwrite through one is what the other reads. */
+	CHECK_INT(cache_put(b, key("x"), "model/stl", data + 1, 200, renderer), 0);
+	CHECK(holds(a, key("x"), data + 1, 200));
+	CHECK_INT(cache_stats(a, &n, &bytes), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(bytes, 328);
+	/* A corrupt entry dropped through one is gone for the other. */
+	CHECK_INT(sql("UPDATE blobs SET data = zeroblob(size)"), 0);
+	CHECK_INT(cache_get(a, key("y"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(cache_get(b, key("y"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(rows(key("y")), 0);
+	cache_free(a);
+	cache_free(b);
+	teardown();
+}
+
+TEST(stats)
+{
+	unsigned char data[30];
+	struct cache *c;
+	int64_t n = -1, bytes = -1;
+
+	setup();
+	fill(data, sizeof(data), 12);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(bytes, 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 20, renderer), 0);
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 30, renderer), 0);
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 3);
+	CHECK_INT(bytes, 60);
+	cache_free(c);
+	teardown();
+}
+
+TEST(unusable_path_then_usable)
+{
+	unsigned char data[10];
+	struct cache *c;
+	int64_t n = -1, bytes = -1;
+	char sub[300];
+
+	setup();
+	fill(data, sizeof(data), 13);
+	cache_free(NULL);	/* does nothing */
+	snprintf(sub, sizeof(sub), "%s/later", dir);
+	snprintf(path, sizeof(path), "%s/later/cache.sqlite", dir);
+	c = cache_open(path, 1 << 20);	/* the folder is not there yet */
+	if (!CHECK(c != NULL))
+		goto out;
+	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), -1);
+	CHECK_INT(cache_stats(c, &n, &bytes), -1);
+	/* Once it can be opened, it is. */
+	CHECK_INT(mkdir(sub, 0700), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), 0);
+	CHECK(holds(c, key("a"), data, 10));
+out:
+	cache_free(c);
+	remove_db_files();
+	rmdir(sub);
+	snprintf(path, sizeof(path), "%s/cache.sqlite", dir);
+	teardown();
+}
+
+UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
+    checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
+    larger_than_cap, file_deleted_while_open, file_garbage_while_open,
+    file_garbage_before_open, two_handles, stats, unusable_path_then_usable)

@@ -1,0 +1,251 @@
+/* test_metrics.c -- tests for fcgi/metrics.c: counters, sharing through the file, Prometheus text */
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "unit.h"
+
+static const struct metrics_gauges gauges = { 7, 12345, 4, 1 };
+
+/* The value on the line "<series> <value>" of text, or -1 if there is none. */
+static double
+value(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p;
+
+	for (p = text; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+/* metrics_text with the test gauges; the caller frees. */
+static char *
+text(void)
+{
+	char *t = metrics_text(&gauges);
+
+	CHECK(t != NULL);
+	return t;
+}
+
+TEST(requests_and_errors)
+{
+	char *before = text(), *after;
+	double r0 = value(before, "scadserve_requests_total{endpoint=\"render\"}");
+	double m0 = value(before, "scadserve_requests_total{endpoint=\"models\"}");
+	double t0 = value(before, "scadserve_errors_total{type=\"timeout\"}");
+
+	CHECK(r0 >= 0);
+	CHECK(m0 >= 0);
+	CHECK(t0 >= 0);
+	metrics_request(ROUTE_RENDER);
+	metrics_request(ROUTE_RENDER);
+	metrics_request(ROUTE_MODEL);
+	metrics_error(ERR_TIMEOUT);
+	after = text();
+	if (before != NULL && after != NULL) {
+		CHECK(value(after, "scadserve_requests_total{endpoint=\"render\"}") == r0 + 2);
+		CHECK(value(after, "scadserve_requests_total{endpoint=\"models\"}") == m0 + 1);
+		CHECK(value(after, "scadserve_errors_total{type=\"timeout\"}") == t0 + 1);
+		CHECK(value(after, "scadserve_requests_total{endpoint=\"health\"}") >= 0);
+		CHECK(value(after, "scadserve_requests_total{endpoint=\"metrics\"}") >= 0);
+		CHECK(value(after, "scadserve_requests_total{endpoint=\"other\"}") >= 0);
+		CHECK(value(after, "scadserve_errors_total{type=\"bad_request\"}") >= 0);
+		CHECK(value(after, "scadserve_errors_total{type=\"internal\"}") >= 0);
+		CHECK(strstr(after, "type=\"none\"") == NULL);
+	}
+	free(before);
+	free(after);
+}
+
+TEST(counters_and_gauges)
+{
+	char *t;
+	uint64_t hits = metrics_get(M_CACHE_HITS);
+
+	metrics_add(M_CACHE_HITS, 3);
+	CHECK(metrics_get(M_CACHE_HITS) == hits + 3);
+	metrics_add(M_QUEUE_WAITING, 2);
+	metrics_sub(M_QUEUE_WAITING, 1);
+	t = text();
+	if (t != NULL) {
+		CHECK(value(t, "scadserve_cache_hits_total") == (double)(hits + 3));
+		CHECK(value(t, "scadserve_queue_depth") == (double)metrics_get(M_QUEUE_WAITING));
+		CHECK(value(t, "scadserve_cache_entries") == 7);
+		CHECK(value(t, "scadserve_cache_bytes") == 12345);
+		CHECK(value(t, "scadserve_render_slots") == 4);
+		CHECK(value(t, "scadserve_renders_in_flight") == 1);
+		CHECK_HAS(t, "# TYPE scadserve_cache_hits_total counter\n");
+		CHECK_HAS(t, "# TYPE scadserve_queue_depth gauge\n");
+		CHECK(value(t, "scadserve_cache_misses_total") >= 0);
+		CHECK(value(t, "scadserve_cache_evictions_total") >= 0);
+	}
+	metrics_sub(M_QUEUE_WAITING, 1);
+	free(t);
+}
+
+TEST(histogram)
+{
+	static const char *const les[] = { "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30",
+	    "60", "+Inf" };
+	char *before = text(), *after, series[80];
+	double b[10], a[10], count0, sum0;
+	size_t i;
+
+	if (before == NULL)
+		return;
+	for (i = 0; i < 10; i++) {
+		snprintf(series, sizeof(series), "scadserve_render_seconds_bucket{le=\"%s\"}",
+		    les[i]);
+		b[i] = value(before, series);
+	}
+	count0 = value(before, "scadserve_render_seconds_count");
+	sum0 = value(before, "scadserve_render_seconds_sum");
+	metrics_render(0.05);
+	metrics_render(0.3);
+	metrics_render(1.0);	/* on a bound: counts in le="1" */
+	metrics_render(100);	/* above every bound: only +Inf */
+	after = text();
+	if (after == NULL) {
+		free(before);
+		return;
+	}
+	CHECK_HAS(after, "# TYPE scadserve_render_seconds histogram\n");
+	for (i = 0; i < 10; i++) {
+		snprintf(series, sizeof(series), "scadserve_render_seconds_bucket{le=\"%s\"}",
+		    les[i]);
+		a[i] = value(after, series);
+		CHECK(a[i] >= 0);
+		if (i > 0)
+			CHECK(a[i] >= a[i - 1]);	/* cumulative */
+	}
+	CHECK(a[0] - b[0] == 1);	/* 0.05 */
+	CHECK(a[1] - b[1] == 1);
+	CHECK(a[2] - b[2] == 2);	/* 0.05, 0.3 */
+	CHECK(a[3] - b[3] == 3);	/* and 1.0 */
+	CHECK(a[8] - b[8] == 3);
+	CHECK(a[9] - b[9] == 4);	/* and 100 */
+	CHECK(value(after, "scadserve_render_seconds_count") == count0 + 4);
+	CHECK(value(after, "scadserve_render_seconds_count") == a[9]);
+	CHECK(value(after, "scadserve_renders_total") ==
+	    value(after, "scadserve_render_seconds_count"));
+	{
+		double d = value(after, "scadserve_render_seconds_sum") - sum0 - 101.35;
+		CHECK(d > -1e-5 && d < 1e-5);
+	}
+	free(before);
+	free(after);
+}
+
+/* Every line is a comment (# HELP/# TYPE) or "name{labels} number". */
+TEST(text_format)
+{
+	char *t = text(), *line, *save = NULL;
+	int n = 0;
+
+	if (t == NULL)
+		return;
+	CHECK(strlen(t) > 0 && t[strlen(t) - 1] == '\n');
+	for (line = strtok_r(t, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		const char *p = line;
+		char *end;
+		n++;
+		if (line[0] == '#') {
+			if (!CHECK(strncmp(line, "# HELP scadserve_", 17) == 0 ||
+			    strncmp(line, "# TYPE scadserve_", 17) == 0))
+				printf("#   line: %s\n", line);
+			continue;
+		}
+		if (!CHECK(strncmp(p, "scadserve_", 10) == 0))
+			printf("#   line: %s\n", line);
+		while (isalnum((unsigned char)*p) || *p == '_')
+			p++;
+		if (*p == '{') {
+			p = strchr(p, '}');
+			if (!CHECK(p != NULL))
+				continue;
+			p++;
+		}
+		if (!CHECK(*p == ' '))
+			printf("#   line: %s\n", line);
+		strtod(p + 1, &end);
+		if (!CHECK(end != p + 1 && *end == '\0'))
+			printf("#   line: %s\n", line);
+	}
+	CHECK(n > 40);
+	free(t);
+}
+
+TEST(open_bad_path)
+{
+	uint64_t v;
+
+	log_set_level(LOG_ERROR);
+	CHECK_INT(metrics_open(NULL), -1);
+	CHECK_INT(metrics_open("/nonexistent-dir-scadserve/metrics"), -1);
+	/* Still counting. */
+	v = metrics_get(M_RENDERS);
+	metrics_add(M_RENDERS, 1);
+	CHECK(metrics_get(M_RENDERS) == v + 1);
+	log_set_level(LOG_INFO);
+}
+
+/* Two processes counting into one mapped file see the same counters. */
+TEST(shared_file)
+{
+	char dir[] = "/tmp/scadserve-metrics-XXXXXX", path[64];
+	char *t;
+	pid_t pid;
+	int status = -1;
+
+	if (!CHECK(mkdtemp(dir) != NULL))
+		return;
+	snprintf(path, sizeof(path), "%s/metrics", dir);
+	if (!CHECK_INT(metrics_open(path), 0))
+		goto out;
+	CHECK(metrics_get(M_CACHE_STORES) == 0);	/* a fresh file starts at zero */
+	metrics_add(M_CACHE_STORES, 3);
+	metrics_request(ROUTE_HEALTH);
+	/* Another process (a second FastCGI worker) counts into the same file. */
+	if ((pid = fork()) == 0) {
+		if (metrics_open(path) != 0)
+			_exit(2);
+		metrics_add(M_CACHE_STORES, 5);
+		metrics_request(ROUTE_HEALTH);
+		metrics_error(ERR_OVERLOADED);
+		metrics_render(0.2);
+		_exit(metrics_get(M_CACHE_STORES) == 8 ? 0 : 1);
+	}
+	if (!CHECK(pid > 0))
+		goto out;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(metrics_get(M_CACHE_STORES) == 8);
+	CHECK(metrics_get(M_RENDERS) == 1);
+	t = text();
+	if (t != NULL) {
+		CHECK(value(t, "scadserve_requests_total{endpoint=\"health\"}") == 2);
+		CHECK(value(t, "scadserve_errors_total{type=\"overloaded\"}") == 1);
+		CHECK(value(t, "scadserve_cache_stores_total") == 8);
+		CHECK(value(t, "scadserve_render_seconds_bucket{le=\"0.25\"}") == 1);
+		CHECK(value(t, "scadserve_render_seconds_count") == 1);
+	}
+	free(t);
+	/* Opened again (a restarted worker): the counts are kept. */
+	CHECK_INT(metrics_open(path), 0);
+	CHECK(metrics_get(M_CACHE_STORES) == 8);
+out:
+	unlink(path);
+	rmdir(dir);
+}
+
+UNIT_MAIN(requests_and_errors, counters_and_gauges, histogram, text_format, open_bad_path,
+    shared_file)
