@@ -87,9 +87,13 @@ expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
 req() {
   local method=$1 path=$2 how
   shift 2
-  how=(-X "$method")
-  [ "$method" = HEAD ] && how=(-I)	# curl -X HEAD would wait for the announced body
-  curl -sS -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' "${how[@]}" \
+  if [ "$method" = HEAD ]; then
+    # curl reads no body after HEAD (and -X HEAD would wait for one): headers only.
+    : > "$TMP/body"
+    curl -sS -o /dev/null -D "$TMP/headers" -w '%{http_code}' -I --max-time 120 "$@" "$BASE_URL$path"
+    return
+  fi
+  curl -sS -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -X "$method" \
     --max-time 120 "$@" "$BASE_URL$path"
 }
 
