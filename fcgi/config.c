@@ -82,6 +82,9 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	snprintf(def, sizeof(def), "%s/tmp", c->state_dir);
 	if (get_path(get, "SCADSERVE_TMPDIR", c->tmp_dir, sizeof(c->tmp_dir), def, err, errlen))
 		return -1;
+	if (get_path(get, "SCADSERVE_LOG_FILE", c->log_file, sizeof(c->log_file), "", err,
+	    errlen))
+		return -1;
 	if (get_size(get, "SCADSERVE_CACHE_MAX", &c->cache_max, err, errlen) ||
 	    get_size(get, "SCADSERVE_BODY_MAX", &c->body_max, err, errlen) ||
 	    get_seconds(get, "SCADSERVE_TIMEOUT", &c->timeout, err, errlen) ||

@@ -24,6 +24,7 @@ struct config {
 	double queue_wait;         /* SCADSERVE_QUEUE_WAIT: 30 (seconds) */
 	char backend[16];          /* SCADSERVE_BACKEND: auto | cgal | manifold */
 	int log_level;             /* SCADSERVE_LOG_LEVEL: error|warn|info|debug */
+	char log_file[1024];       /* SCADSERVE_LOG_FILE: "" = stderr as inherited */
 };
 
 /*

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,16 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	log_set_level(app.cfg.log_level);
+	/* spawn-fcgi points a forked worker's stderr at /dev/null: log where asked instead. */
+	if (app.cfg.log_file[0] != '\0') {
+		int fd = open(app.cfg.log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+			log_msg(LOG_ERROR, NULL, "SCADSERVE_LOG_FILE %s: %s", app.cfg.log_file,
+			    strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
 	app.started = (long)time(NULL);
 	snprintf(app.slots_dir, sizeof(app.slots_dir), "%s/slots", app.cfg.state_dir);
 	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir))

@@ -316,7 +316,7 @@ TEST(checksum_failure_one_byte)
 	/* A changed checksum column is caught the same way. */
 	data[500] ^= 1;
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
-	CHECK_INT(sql("UPDATE blobs SET sha256 = 'x'"), 0);
+	CHECK_INT(sql("UPDATE blobs SET checksum = 'x'"), 0);
 	CHECK_INT(cache_get(c, key("a"), &e), 0);
 	CHECK_INT(rows(key("a")), 0);
 	cache_free(c);
