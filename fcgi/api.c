@@ -90,21 +90,32 @@ read_body(struct call *c, size_t lim, size_t *len)
 	return body;
 }
 
-/* The answer for a model: 200 with its bytes. */
+/*
+ * The answer for a model: 200 with its bytes. fmt is set for a render (POST), NULL for
+ * GET /api/models. log is OpenSCAD's messages for it (may be empty), sent percent-encoded
+ * in X-Render-Log.
+ */
 static void
 send_model(struct call *c, const char *key, const char *ctype, const unsigned char *data,
-    size_t len, const char *cache_state, double seconds, const struct format *fmt)
+    size_t len, const char *cache_state, double seconds, const struct format *fmt,
+    const char *log)
 {
-	char headers[768];
+	char headers[768 + 3 * 4096 + 32];
+	size_t n;
 
 	if (fmt != NULL)
-		snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\nX-Cache: %s\r\n"
+		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\nX-Cache: %s\r\n"
 		    "X-Render-Time: %.3f\r\nContent-Location: /api/models/%s\r\n"
 		    "Content-Disposition: inline; filename=\"model.%s\"\r\n"
 		    "Cache-Control: no-store\r\n", key, cache_state, seconds, key, fmt->ext);
 	else
-		snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n"
+		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n"
 		    "Cache-Control: public, max-age=31536000, immutable\r\n", key);
+	if (log != NULL && log[0] != '\0' && n + 20 < sizeof(headers)) {
+		n += (size_t)snprintf(headers + n, sizeof(headers) - n, "X-Render-Log: ");
+		n += text_percent_encode(log, headers + n, sizeof(headers) - n - 3);
+		snprintf(headers + n, sizeof(headers) - n, "\r\n");
+	}
 	resp_send(c->rq->out, 200, ctype, headers, c->id, data, len, c->head);
 }
 
@@ -125,12 +136,12 @@ box_for(const struct app *app, const struct req_render *r, const struct scratch 
 
 /*
  * Runs the renderer on r in a fresh scratch directory. On success returns 0 with the
- * output in *data (caller frees) and *len; else -1 with c->e filled. The scratch
- * directory is always removed.
+ * output in *data (caller frees) and *len, and OpenSCAD's messages in summary; else -1
+ * with c->e filled. The scratch directory is always removed.
  */
 static int
 render_model(struct call *c, const struct req_render *r, unsigned char **data, size_t *len,
-    double *seconds)
+    double *seconds, char *summary, size_t summary_len)
 {
 	struct app *app = c->app;
 	struct scratch s;
@@ -212,6 +223,7 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 		goto out;
 	}
 	*len = (size_t)size;
+	classify_log_summary(res.log, summary, summary_len);
 	log_msg(LOG_INFO, c->id, "rendered %zu bytes of %s in %.3f s", *len, r->format->name,
 	    res.seconds);
 	rc = 0;
@@ -235,7 +247,7 @@ handle_render(struct call *c)
 	unsigned char *data = NULL;
 	size_t len = 0;
 	double seconds = 0;
-	char key[65], *body = NULL;
+	char key[65], *body = NULL, summary[4096] = "";
 	int slot = -1;
 
 	memset(&r, 0, sizeof(r));
@@ -253,7 +265,7 @@ handle_render(struct call *c)
 	}
 	if (cache_get(app->cache, key, &ce)) {
 		metrics_add(M_CACHE_HITS, 1);
-		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format);
+		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
 		free(ce.data);
 		goto out;
 	}
@@ -264,18 +276,19 @@ handle_render(struct call *c)
 	/* Another process may have rendered it while we waited for the slot. */
 	if (cache_get(app->cache, key, &ce)) {
 		slot_release(slot);
-		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format);
+		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
 		free(ce.data);
 		goto out;
 	}
-	if (render_model(c, &r, &data, &len, &seconds)) {
+	if (render_model(c, &r, &data, &len, &seconds, summary, sizeof(summary))) {
 		slot_release(slot);
 		goto fail;
 	}
 	slot_release(slot);
-	if (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id) == 0)
+	if (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id,
+	    summary) == 0)
 		metrics_add(M_CACHE_STORES, 1);
-	send_model(c, key, r.format->content_type, data, len, "miss", seconds, r.format);
+	send_model(c, key, r.format->content_type, data, len, "miss", seconds, r.format, summary);
 	goto out;
 fail:
 	fail(c);
@@ -309,7 +322,7 @@ handle_model(struct call *c, const char *key)
 		return;
 	}
 	metrics_add(M_CACHE_HITS, 1);
-	send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, NULL);
+	send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, NULL, ce.log);
 	free(ce.data);
 }
 

@@ -16,8 +16,8 @@
 #include "text.h"
 
 #define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
-#define SCHEMA_VERSION 2        /* PRAGMA user_version of the layout below */
-#define SCHEMA_VERSION_TEXT "2"
+#define SCHEMA_VERSION 3        /* PRAGMA user_version of the layout below */
+#define SCHEMA_VERSION_TEXT "3"
 
 enum stmt {
 	ST_GET,
@@ -31,11 +31,11 @@ enum stmt {
 };
 
 static const char *const stmt_sql[ST__MAX] = {
-	[ST_GET] =   "SELECT content_type, checksum, atime, data FROM blobs WHERE key = ?1",
+	[ST_GET] =   "SELECT content_type, checksum, atime, data, log FROM blobs WHERE key = ?1",
 	[ST_TOUCH] = "UPDATE blobs SET atime = ?2 WHERE key = ?1",
 	[ST_DEL] =   "DELETE FROM blobs WHERE key = ?1",
 	[ST_PUT] =   "INSERT OR REPLACE INTO blobs (key, content_type, size, checksum, renderer, "
-	             "created, atime, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+	             "created, atime, data, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
 	[ST_TOTAL] = "SELECT total(size) FROM blobs",
 	[ST_EVICT] = "DELETE FROM blobs WHERE id = "
 	             "(SELECT id FROM blobs WHERE key != ?1 ORDER BY atime, id LIMIT 1)",
@@ -52,7 +52,8 @@ static const char schema[] =
 	" renderer TEXT NOT NULL,"
 	" created INTEGER NOT NULL,"
 	" atime INTEGER NOT NULL,"
-	" data BLOB NOT NULL);"
+	" data BLOB NOT NULL,"
+	" log TEXT NOT NULL DEFAULT '');"      /* OpenSCAD's messages: echo, warnings */
 	"CREATE INDEX IF NOT EXISTS blobs_atime ON blobs (atime, size);";
 
 struct cache {
@@ -177,7 +178,9 @@ db_ready(struct cache *c)
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(c->db, 5000);
-	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	/* mmap: a hit reads its blob's overflow pages without a pread() each. */
+	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	    "PRAGMA mmap_size=268435456;",
 	    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = schema_ready(c->db);
@@ -248,7 +251,7 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 	sqlite3_stmt *st;
 	const void *blob;
 	char sum[33];
-	const char *want, *ctype;
+	const char *want, *ctype, *log;
 	sqlite3_int64 atime, now = (sqlite3_int64)time(NULL);
 	int rc, hit = 0, bad = 0, touch = 0;
 
@@ -272,6 +275,8 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 			if (e->size > 0)
 				memcpy(e->data, blob, e->size);
 			snprintf(e->content_type, sizeof(e->content_type), "%s", ctype);
+			log = (const char *)sqlite3_column_text(st, 4);
+			snprintf(e->log, sizeof(e->log), "%s", log ? log : "");
 			hit = 1;
 			touch = now - atime > ATIME_SLACK;
 		}
@@ -329,7 +334,7 @@ evict(struct cache *c, const char *keep)
 
 int
 cache_put(struct cache *c, const char *key, const char *content_type, const void *data,
-    size_t size, const char *renderer)
+    size_t size, const char *renderer, const char *log)
 {
 	sqlite3_stmt *st;
 	char sum[33];
@@ -350,6 +355,7 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 	sqlite3_bind_text(st, 5, renderer, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 	sqlite3_bind_blob(st, 7, size ? data : "", (int)size, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, log ? log : "", -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);

@@ -12,6 +12,7 @@ struct cache_entry {
 	unsigned char *data;       /* owned by the caller after cache_get: free() it */
 	size_t size;
 	char content_type[64];
+	char log[4096];            /* OpenSCAD's messages for it (classify_log_summary) */
 };
 
 /*
@@ -35,7 +36,7 @@ int cache_get(struct cache *c, const char *key, struct cache_entry *e);
  * used entries beyond the cap. Borrowed arguments. Returns 0, or -1 (nothing stored).
  */
 int cache_put(struct cache *c, const char *key, const char *content_type,
-    const void *data, size_t size, const char *renderer);
+    const void *data, size_t size, const char *renderer, const char *log);
 
 /* Number of entries and their total size. 0, or -1 if the database cannot answer. */
 int cache_stats(struct cache *c, int64_t *entries, int64_t *bytes);

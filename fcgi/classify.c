@@ -195,3 +195,48 @@ classify_run(const struct classify_in *in, struct err *e)
 		    "nothing to export");
 	return ERR_NONE;
 }
+
+void
+classify_log_summary(const char *log, char *out, size_t outlen)
+{
+	static const char *const kept[] = {
+		"ECHO:", "WARNING:", "ERROR:", "TRACE:", "DEPRECATED:", "UI-WARNING:",
+		"FONT-WARNING:", NULL
+	};
+	const char *p, *end;
+	size_t used = 0, n;
+	int i, keep = 0;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	for (p = log ? log : ""; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, "\n");
+		n = (size_t)(end - p);
+		/* A kept line's continuations (an echoed string with newlines) stay with it. */
+		for (i = 0; kept[i] != NULL; i++)
+			if (strncmp(p, kept[i], strlen(kept[i])) == 0)
+				break;
+		if (kept[i] != NULL)
+			keep = 1;
+		else if (strncmp(p, "Geometries in cache", 19) == 0 || n == 0 || p[0] == ' ' ||
+		    strchr(p, ':') == NULL || strncmp(p, "Total rendering", 15) == 0 ||
+		    strncmp(p, "CGAL ", 5) == 0 || strncmp(p, "Current top level", 17) == 0)
+			keep = 0;
+		if (!keep)
+			continue;
+		if (n + 1 >= outlen)
+			n = outlen - 2;
+		/* Drop the oldest lines to make room: the last messages matter most. */
+		while (used + n + 1 >= outlen) {
+			char *nl = strchr(out, '\n');
+			size_t drop = nl ? (size_t)(nl - out) + 1 : used;
+			memmove(out, out + drop, used - drop + 1);
+			used -= drop;
+		}
+		memcpy(out + used, p, n);
+		used += n;
+		out[used++] = '\n';
+		out[used] = '\0';
+	}
+}

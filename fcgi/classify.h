@@ -31,4 +31,10 @@ enum err_type classify_run(const struct classify_in *in, struct err *e);
  */
 char *classify_clean_log(const char *log, const char *scratch_dir);
 
+/*
+ * Copies into out (outlen bytes, NUL-terminated) the lines of log a user reads: ECHO,
+ * WARNING, ERROR, TRACE, DEPRECATED; the last ones when they do not all fit. Pure.
+ */
+void classify_log_summary(const char *log, char *out, size_t outlen);
+
 #endif

@@ -9,7 +9,7 @@ int
 resp_send(FCGX_Stream *out, int status, const char *content_type, const char *headers,
     const char *request_id, const void *body, size_t len, int head)
 {
-	char head_buf[2048];
+	char head_buf[512];
 	int n;
 
 	/* libfcgi's own printf lacks %zu and friends: format here, write once. */
@@ -21,9 +21,12 @@ resp_send(FCGX_Stream *out, int status, const char *content_type, const char *he
 	if (request_id != NULL)
 		n += snprintf(head_buf + n, sizeof(head_buf) - (size_t)n, "X-Request-Id: %s\r\n",
 		    request_id);
-	n += snprintf(head_buf + n, sizeof(head_buf) - (size_t)n, "%s\r\n",
-	    headers != NULL ? headers : "");
 	if ((size_t)n >= sizeof(head_buf) || FCGX_PutStr(head_buf, n, out) != n)
+		return -1;
+	/* Buffered by libfcgi: several puts still make one record. */
+	if (headers != NULL && FCGX_PutS(headers, out) < 0)
+		return -1;
+	if (FCGX_PutS("\r\n", out) < 0)
 		return -1;
 	if (!head && len > 0 && FCGX_PutStr(body, (int)len, out) != (int)len)
 		return -1;

@@ -179,3 +179,31 @@ text_is_uuid(const char *s)
 	}
 	return s[36] == '\0';
 }
+
+size_t
+text_percent_encode(const char *s, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t n = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			if (n + 2 > outlen)
+				break;
+			out[n++] = (char)*p;
+		} else {
+			/* Never split a UTF-8 sequence: stop at its first byte if it cannot all fit. */
+			size_t seq = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+			if (n + 3 * seq + 1 > outlen)
+				break;
+			out[n++] = '%';
+			out[n++] = digits[*p >> 4];
+			out[n++] = digits[*p & 0xf];
+		}
+	}
+	out[n] = '\0';
+	return n;
+}

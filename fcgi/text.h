@@ -35,4 +35,11 @@ int text_is_key(const char *s);
 /* 1 if s is a canonical textual UUID (8-4-4-4-12 hex). */
 int text_is_uuid(const char *s);
 
+/*
+ * Percent-encodes s (RFC 3986: all but unreserved characters) into out, which holds
+ * outlen bytes; stops before a character that would not fit. Returns the length written.
+ * Decodes with JavaScript's decodeURIComponent.
+ */
+size_t text_percent_encode(const char *s, char *out, size_t outlen);
+
 #endif

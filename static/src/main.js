@@ -216,10 +216,7 @@ async function runNow() {
       if (option) select.value = option.value;
     }
     completed++;
-    if (result.renderer === 'memory') logOpenscad(result.log);
-    if (result.renderer.startsWith('server') && !result.log) {
-      log('info', 'The server does not send OpenSCAD\'s log for successful renders.');
-    }
+    if (result.renderer === 'memory' || result.renderer.startsWith('server')) logOpenscad(result.log);
     editor.showWarnings(result.warnings);
     const size = stl.max.map((v, i) => v - stl.min[i]);
     $('#model-info').textContent = stl.flat

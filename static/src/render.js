@@ -159,8 +159,8 @@ export async function render(source, options = {}) {
       apiBase: config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
       onRetry: (info) => onProgress?.({ phase: 'retry', requestId: id, ...info }),
     });
-    const result = { bytes: r.bytes, log: '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback };
-    memory.set(key, { bytes: r.bytes, log: '', key: r.key });
+    const result = { bytes: r.bytes, log: r.log || '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback };
+    memory.set(key, { bytes: r.bytes, log: r.log || '', key: r.key });
     return finish(result);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;

@@ -37,6 +37,12 @@ async function errorFrom(res, requestId) {
   return new RenderError(type, `The server answered HTTP ${res.status}.`, { renderer: 'server', requestId, status: res.status, retryAfter });
 }
 
+// X-Render-Log: OpenSCAD's echo and warning lines, percent-encoded by the server.
+function decodeLog(header) {
+  if (!header) return '';
+  try { return decodeURIComponent(header); } catch { return ''; }
+}
+
 function worthRetrying(err) {
   return err.type === 'network' || err.type === 'overloaded' || err.status === 502 || err.status === 504;
 }
@@ -80,6 +86,7 @@ export async function renderOnServer({ apiBase, id, source, parameters, format, 
           requestId: res.headers.get('X-Request-Id') || id,
           serverSeconds: Number(res.headers.get('X-Render-Time')) || null,
           contentType: res.headers.get('Content-Type'),
+          log: decodeLog(res.headers.get('X-Render-Log')),
           attempts: attempt,
         };
       }

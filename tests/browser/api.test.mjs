@@ -112,3 +112,17 @@ test('an overloaded server is retried with backoff, and not forever', async () =
   assert.equal(calls, 1, 'an error in the model is not retried');
   await page.unrouteAll();
 });
+
+test('a server render carries OpenSCAD\'s echo and warnings, on a miss and on a hit', async () => {
+  const r = await inPage(async (api) => {
+    const src = `echo("from the server"); echoo(1); cube(2); // ${Math.random()}`;
+    const miss = await api.render(src, { renderer: 'server', memory: false });
+    const hit = await api.render(src, { renderer: 'server', memory: false });
+    return [miss.renderer, miss.echo.map((e) => e.message), miss.warnings.length, hit.renderer, hit.echo.map((e) => e.message)];
+  });
+  assert.equal(r[0], 'server');
+  assert.ok(r[1].some((line) => line.includes('from the server')), `echo: ${JSON.stringify(r[1])}`);
+  assert.ok(r[2] >= 1, 'the unknown module warning');
+  assert.equal(r[3], 'server-cache');
+  assert.ok(r[4].some((line) => line.includes('from the server')), 'echo on a hit');
+});

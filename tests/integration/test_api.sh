@@ -105,6 +105,22 @@ t_metrics() {
 }
 check "metrics: Prometheus text with requests, hits, renders, errors" t_metrics
 
+t_render_log() {
+  local s src=$'echo("hello, w\u00f6rld");\nechoo(1);\ncube(2);\n' decoded
+  for want in miss hit; do
+    s=$(render_src "$src")
+    expect_eq status "$s" 200
+    expect_eq X-Cache "$(header X-Cache)" "$want"
+    decoded=$(header X-Render-Log | python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))')
+    grep -qx 'ECHO: "hello, wörld"' <<<"$decoded" || fail "$want: no echo in: $decoded"
+    grep -q "^WARNING: Ignoring unknown module 'echoo' in file model.scad, line 2" <<<"$decoded" ||
+      fail "$want: no warning in: $decoded"
+    grep -q 'Geometries in cache' <<<"$decoded" && fail "$want: statistics not filtered"
+  done
+  return 0
+}
+check "X-Render-Log carries echo and warnings, on a miss and on a hit" t_render_log
+
 t_request_id() {
   local id=3f1e7c1a-1234-4abc-9def-0123456789ab
   render_src 'cube(2' -H "X-Request-Id: $id" >/dev/null

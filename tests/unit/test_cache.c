@@ -152,8 +152,10 @@ TEST(round_trip)
 	c = cache_open(path, 1 << 20);
 	if (!CHECK(c != NULL))
 		goto out;
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer,
+	    "ECHO: 1\nWARNING: w\n"), 0);
 	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
+		CHECK_STR(e.log, "ECHO: 1\nWARNING: w\n");
 		CHECK_INT(e.size, sizeof(data));
 		CHECK(e.data != NULL && memcmp(e.data, data, sizeof(data)) == 0);
 		CHECK_STR(e.content_type, "model/stl");
@@ -180,8 +182,8 @@ TEST(content_types)
 
 	setup();
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("svg"), "image/svg+xml", "<svg/>", 6, renderer), 0);
-	CHECK_INT(cache_put(c, key("off"), "text/plain; charset=utf-8", "OFF\n", 4, renderer),
+	CHECK_INT(cache_put(c, key("svg"), "image/svg+xml", "<svg/>", 6, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("off"), "text/plain; charset=utf-8", "OFF\n", 4, renderer, ""),
 	    0);
 	if (CHECK_INT(cache_get(c, key("svg"), &e), 1)) {
 		CHECK_STR(e.content_type, "image/svg+xml");
@@ -203,7 +205,7 @@ TEST(empty_blob)
 	/* cache_put takes size 0; such an entry must read back as a hit of 0 bytes. */
 	setup();
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("empty"), "text/plain", "", 0, renderer), 0);
+	CHECK_INT(cache_put(c, key("empty"), "text/plain", "", 0, renderer, ""), 0);
 	if (CHECK_INT(cache_get(c, key("empty"), &e), 1)) {
 		CHECK_INT(e.size, 0);
 		CHECK_STR(e.content_type, "text/plain");
@@ -224,7 +226,7 @@ TEST(miss)
 	CHECK_INT(cache_get(c, key("nothing"), &e), 0);
 	CHECK(e.data == NULL);
 	CHECK_INT(e.size, 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", "abc", 3, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", "abc", 3, renderer, ""), 0);
 	CHECK_INT(cache_get(c, key("b"), &e), 0);
 	CHECK(e.data == NULL);
 	cache_free(c);
@@ -239,8 +241,8 @@ TEST(overwrite)
 
 	setup();
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", "first", 5, renderer), 0);
-	CHECK_INT(cache_put(c, key("a"), "model/3mf", "second!", 7, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", "first", 5, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/3mf", "second!", 7, renderer, ""), 0);
 	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
 		CHECK_INT(e.size, 7);
 		CHECK_MEM(e.data, "second!", 7);
@@ -266,8 +268,8 @@ TEST(checksum_failure_zeroed)
 	setup();
 	fill(data, sizeof(data), 2);
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
-	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 10, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 10, renderer, ""), 0);
 	snprintf(stmt, sizeof(stmt), "UPDATE blobs SET data = zeroblob(size) WHERE key = '%s'",
 	    key("a"));
 	CHECK_INT(sql(stmt), 0);
@@ -282,7 +284,7 @@ TEST(checksum_failure_zeroed)
 	CHECK_INT(n, 1);
 	CHECK_INT(bytes, 10);
 	/* It can be stored again. */
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	CHECK(holds(c, key("a"), data, sizeof(data)));
 	cache_free(c);
 	teardown();
@@ -299,7 +301,7 @@ TEST(checksum_failure_one_byte)
 	setup();
 	fill(data, sizeof(data), 3);
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	/* Change one byte in the middle, keeping the size. */
 	data[500] ^= 1;
 	if (CHECK_INT(sqlite3_open(path, &db), SQLITE_OK) &&
@@ -315,7 +317,7 @@ TEST(checksum_failure_one_byte)
 	CHECK_INT(rows(key("a")), 0);
 	/* A changed checksum column is caught the same way. */
 	data[500] ^= 1;
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	CHECK_INT(sql("UPDATE blobs SET checksum = 'x'"), 0);
 	CHECK_INT(cache_get(c, key("a"), &e), 0);
 	CHECK_INT(rows(key("a")), 0);
@@ -333,13 +335,13 @@ TEST(lru_evicts_oldest_first)
 	setup();
 	fill(data, sizeof(data), 4);
 	c = cache_open(path, 1000);	/* room for three of 300 bytes */
-	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer), 0);
-	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer), 0);
-	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer, ""), 0);
 	set_atime(key("k1"), now - 1000);
 	set_atime(key("k2"), now - 3000);	/* the least recently used */
 	set_atime(key("k3"), now - 2000);
-	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer, ""), 0);
 	/* Just enough is evicted, oldest first: k2 only. */
 	CHECK_INT(rows(key("k2")), 0);
 	CHECK_INT(rows(key("k1")), 1);
@@ -362,15 +364,15 @@ TEST(lru_get_refreshes)
 	setup();
 	fill(data, sizeof(data), 5);
 	c = cache_open(path, 1000);
-	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer), 0);
-	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer), 0);
-	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer, ""), 0);
 	set_atime(key("k1"), now - 3000);
 	set_atime(key("k2"), now - 2000);
 	set_atime(key("k3"), now - 1000);
 	/* Reading k1 makes it recent: k2 is the one to go. */
 	CHECK(holds(c, key("k1"), data, 300));
-	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer), 0);
+	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer, ""), 0);
 	CHECK_INT(rows(key("k1")), 1);
 	CHECK_INT(rows(key("k2")), 0);
 	CHECK_INT(rows(key("k3")), 1);
@@ -392,7 +394,7 @@ TEST(lru_many_small)
 	c = cache_open(path, 2000);	/* room for 20 */
 	for (i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "m%d", i);
-		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer), 0);
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer, ""), 0);
 		set_atime(key(name), 1000 + i);	/* stored in order of use */
 	}
 	CHECK_INT(cache_stats(c, &n, &bytes), 0);
@@ -420,15 +422,15 @@ TEST(larger_than_cap)
 	setup();
 	fill(data, sizeof(data), 7);
 	c = cache_open(path, 150);
-	CHECK_INT(cache_put(c, key("small"), "model/stl", data, 100, renderer), 0);
-	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 151, renderer), -1);
+	CHECK_INT(cache_put(c, key("small"), "model/stl", data, 100, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 151, renderer, ""), -1);
 	CHECK_INT(cache_get(c, key("big"), &(struct cache_entry){ 0 }), 0);
 	/* Refusing it evicted nothing. */
 	CHECK(holds(c, key("small"), data, 100));
 	CHECK_INT(cache_stats(c, &n, &bytes), 0);
 	CHECK_INT(n, 1);
 	/* Exactly the cap fits (evicting the rest). */
-	CHECK_INT(cache_put(c, key("cap"), "model/stl", data, 150, renderer), 0);
+	CHECK_INT(cache_put(c, key("cap"), "model/stl", data, 150, renderer, ""), 0);
 	CHECK(holds(c, key("cap"), data, 150));
 	cache_free(c);
 	teardown();
@@ -442,16 +444,16 @@ TEST(file_deleted_while_open)
 	setup();
 	fill(data, sizeof(data), 8);
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), 0);
 	remove_db_files();
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
-	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 50, renderer), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 50, renderer, ""), 0);
 	CHECK(holds(c, key("b"), data, 50));
 	CHECK(access(path, F_OK) == 0);		/* a fresh file */
 	CHECK_INT(rows(key("b")), 1);
 	/* Deleted again, and the first call after is a put. */
 	remove_db_files();
-	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 60, renderer), 0);
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 60, renderer, ""), 0);
 	CHECK(holds(c, key("c"), data, 60));
 	CHECK_INT(rows(key("c")), 1);
 	cache_free(c);
@@ -482,7 +484,7 @@ TEST(file_garbage_while_open)
 	setup();
 	fill(data, sizeof(data), 9);
 	c = cache_open(path, 1 << 20);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), 0);
 	/* Another connection checkpoints, so the garbage hits the data, not just a header. */
 	CHECK_INT(sql("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
 	scribble(path);
@@ -493,7 +495,7 @@ TEST(file_garbage_while_open)
 	CHECK(e.data == NULL);
 	free(e.data);
 	/* Still serving: a later put works and reads back. */
-	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 40, renderer), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 40, renderer, ""), 0);
 	CHECK(holds(c, key("b"), data, 40));
 	cache_free(c);
 	teardown();
@@ -515,7 +517,7 @@ TEST(file_garbage_before_open)
 	if (!CHECK(c != NULL))
 		goto out;
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), 0);
 	CHECK(holds(c, key("a"), data, 100));
 out:
 	cache_free(c);
@@ -533,12 +535,12 @@ TEST(two_handles)
 	a = cache_open(path, 1 << 20);
 	b = cache_open(path, 1 << 20);
 	CHECK(a != NULL && b != NULL);
-	CHECK_INT(cache_put(a, key("x"), "model/stl", data, 256, renderer), 0);
+	CHECK_INT(cache_put(a, key("x"), "model/stl", data, 256, renderer, ""), 0);
 	CHECK(holds(b, key("x"), data, 256));
-	CHECK_INT(cache_put(b, key("y"), "image/svg+xml", data, 128, renderer), 0);
+	CHECK_INT(cache_put(b, key("y"), "image/svg+xml", data, 128, renderer, ""), 0);
 	CHECK(holds(a, key("y"), data, 128));
 	/* An overwrite through one is what the other reads. */
-	CHECK_INT(cache_put(b, key("x"), "model/stl", data + 1, 200, renderer), 0);
+	CHECK_INT(cache_put(b, key("x"), "model/stl", data + 1, 200, renderer, ""), 0);
 	CHECK(holds(a, key("x"), data + 1, 200));
 	CHECK_INT(cache_stats(a, &n, &bytes), 0);
 	CHECK_INT(n, 2);
@@ -565,9 +567,9 @@ TEST(stats)
 	CHECK_INT(cache_stats(c, &n, &bytes), 0);
 	CHECK_INT(n, 0);
 	CHECK_INT(bytes, 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), 0);
-	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 20, renderer), 0);
-	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 30, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 20, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 30, renderer, ""), 0);
 	CHECK_INT(cache_stats(c, &n, &bytes), 0);
 	CHECK_INT(n, 3);
 	CHECK_INT(bytes, 60);
@@ -591,11 +593,11 @@ TEST(unusable_path_then_usable)
 	if (!CHECK(c != NULL))
 		goto out;
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), -1);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer, ""), -1);
 	CHECK_INT(cache_stats(c, &n, &bytes), -1);
 	/* Once it can be opened, it is. */
 	CHECK_INT(mkdir(sub, 0700), 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer, ""), 0);
 	CHECK(holds(c, key("a"), data, 10));
 out:
 	cache_free(c);

@@ -402,7 +402,22 @@ TEST(long_line_message_answerable)
 	}
 }
 
-UNIT_MAIN(parse_error_main_file, parse_error_included_file, parse_error_quoted_file_name,
+TEST(log_summary)
+{
+	char out[72];
+
+	classify_log_summary("ECHO: \"a\nb\"\nGeometries in cache: 1\nCGAL cache size in bytes: 0\n"
+	    "WARNING: Ignoring unknown module 'x' in file model.scad, line 2\n"
+	    "   Top level object is a 3D object:\n", out, sizeof(out));
+	/* Continuation lines of an echo stay; statistics go; the oldest go when it is full. */
+	CHECK_STR(out, "b\"\nWARNING: Ignoring unknown module 'x' in file model.scad, line 2\n");
+	classify_log_summary("ECHO: 1\nTotal rendering time: 0:00:00.000\n", out, sizeof(out));
+	CHECK_STR(out, "ECHO: 1\n");
+	classify_log_summary(NULL, out, sizeof(out));
+	CHECK_STR(out, "");
+}
+
+UNIT_MAIN(log_summary, parse_error_main_file, parse_error_included_file, parse_error_quoted_file_name,
     evaluation_errors, model_2d_as_stl, model_3d_as_svg, model_empty, file_not_accessible,
     file_not_accessible_use_and_surface, timeouts, output_too_large, memory_limit, crashes,
     no_output, success, echo_cannot_pass_for_an_error, multiline_echo_cannot_pass_for_an_error,

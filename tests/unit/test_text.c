@@ -292,6 +292,21 @@ TEST(is_uuid)
 	CHECK(!text_is_uuid("123e4567-e89b-12d3-a456-426614174000\n"));
 }
 
-UNIT_MAIN(utf8_ascii_and_empty, utf8_multibyte, utf8_overlongs, utf8_surrogates_and_range,
+TEST(percent_encode)
+{
+	char out[64];
+
+	CHECK_INT(text_percent_encode("a-b_c.d~e", out, sizeof(out)), 9);
+	CHECK_STR(out, "a-b_c.d~e");
+	text_percent_encode("ECHO: \"w\xc3\xb6\"\n", out, sizeof(out));
+	CHECK_STR(out, "ECHO%3A%20%22w%C3%B6%22%0A");
+	/* A character that does not fit whole is left out whole. */
+	text_percent_encode("ab\xc3\xb6", out, 8);
+	CHECK_STR(out, "ab");
+	CHECK_INT(text_percent_encode("abc", out, 1), 0);
+	CHECK_STR(out, "");
+}
+
+UNIT_MAIN(percent_encode, utf8_ascii_and_empty, utf8_multibyte, utf8_overlongs, utf8_surrogates_and_range,
     utf8_truncated_and_stray, utf8_nul, scrub, scrub_makes_valid, replace, parse_size,
     parse_size_rejects, parse_seconds, hex, is_key, is_uuid)
