@@ -20,7 +20,7 @@ OBJS     := $(SRCS:fcgi/%.c=$(B)/obj/%.o)
 UNIT     := $(wildcard tests/unit/test_*.c)
 UNITBINS := $(UNIT:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all build deps run stop status test test-unit test-integration test-browser \
+.PHONY: all build deps run stop status test test-unit test-fuzz test-integration test-browser \
         asan bench fuzz clean static
 
 all: build
@@ -67,10 +67,14 @@ status:
 	@bin/scadservectl status
 
 test: deps build
-	@$(MAKE) --no-print-directory test-unit test-integration test-browser
+	@$(MAKE) --no-print-directory test-unit test-fuzz test-integration test-browser
 
 test-unit: $(UNITBINS)
 	@tests/unit/run.sh $(UNITBINS)
+
+# A short time-boxed fuzz run in every test run; `make fuzz` runs longer.
+test-fuzz:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} tests/fuzz/run.sh
 
 test-integration: $(B)/scadserve $(B)/stlcmp
 	@tests/integration/run.sh
