@@ -93,7 +93,7 @@ bench: deps build
 	@tests/bench/run.sh
 
 fuzz: deps
-	@tests/fuzz/run.sh
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh
 
 clean:
 	rm -rf $(B) static/dist
