@@ -21,7 +21,7 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 UNITBINS := $(UNIT:tests/unit/%.c=$(B)/unit/%)
 
 .PHONY: all build deps run stop status test test-unit test-fuzz test-integration test-browser \
-        asan bench fuzz clean static
+        asan bench bench-server bench-browser fuzz clean static
 
 all: build
 
@@ -91,6 +91,13 @@ asan: deps
 
 bench: deps build
 	@tests/bench/run.sh
+	@tests/bench/browser.sh
+
+bench-server: deps build
+	@tests/bench/run.sh
+
+bench-browser: deps build
+	@tests/bench/browser.sh
 
 fuzz: deps
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} tests/fuzz/run.sh
