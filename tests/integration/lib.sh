@@ -150,6 +150,20 @@ finish() {
     port=${i%%:*}; dir=${i#*:}; dir=${dir%%:*}
     PORT="$port" STATE_DIR="$dir" "$ROOT/bin/scadservectl" stop >/dev/null 2>&1 || true
   done
+  # Under `make asan` a worker reports leaks and errors on stderr (its log) as it exits.
+  local logs reports
+  logs=$(ls "$TMP"/inst*/log/scadserve.log 2>/dev/null)
+  if [ -n "$logs" ]; then
+    reports=$(grep -h -E -A12 '^(==[0-9]+==ERROR: [A-Za-z]+Sanitizer|SUMMARY: [A-Za-z]+Sanitizer)' $logs)
+    if [ -z "$reports" ]; then
+      PASSED=$((PASSED + 1))
+      echo "ok - $TEST_NAME: no sanitizer report in the workers' logs"
+    else
+      FAILED=$((FAILED + 1))
+      echo "not ok - $TEST_NAME: sanitizer report in the workers' logs"
+      echo "$reports" | head -n 60 | sed 's/^/#   /'
+    fi
+  fi
   rm -rf "$TMP"
   echo "$TEST_NAME: $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]
