@@ -116,11 +116,9 @@ inst_start() {
   die "the instance did not start; see $WORK/$name.start.log"
 }
 
-# nginx_reset: reload the instance's nginx so no upstream connection is left in a keepalive
-# pool. Each FastCGI worker serves one nginx connection at a time and nginx keeps idle ones
-# (fastcgi_keep_conn + keepalive), so an idle pooled connection in one nginx worker can keep a
-# FastCGI worker from answering another nginx worker. Resetting before every measured run
-# makes the runs independent of each other (see README.md, "Known effects").
+# nginx_reset: reload the instance's nginx (fresh workers, no connection left from the run
+# before) so that every measured run starts alike. The config keeps no upstream connections
+# now; this mattered when it did (see README.md, "Known effects").
 nginx_reset() {
   local master old p i alive
   master=$(cat "$INST_DIR/run/nginx.pid")
@@ -247,7 +245,7 @@ done
 
 say "## 1. Cache hits: requests per second against nginx serving the same bytes"
 say ""
-say "wrk -t$THREADS -c$CONNS -d${DURATION}s on loopback, $WORKER_COUNT FastCGI workers, $ROUNDS rounds per model, the order of the four runs reversed every other round; nginx reloaded before each run (upstream pools empty). *ratio* = the median over rounds of (API rps / static rps of the same round). Target: ratio >= 0.50."
+say "wrk -t$THREADS -c$CONNS -d${DURATION}s on loopback, $WORKER_COUNT FastCGI workers, $ROUNDS rounds per model, the order of the four runs reversed every other round; nginx reloaded before each run. *ratio* = the median over rounds of (API rps / static rps of the same round). Target: ratio >= 0.50."
 say ""
 say "| model | variant | median rps | ratio to static | ratio range | p99 latency (median) | max latency (worst) | errors | timeouts | target >= 0.5 |"
 say "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
