@@ -257,7 +257,7 @@ parse_files(json_t *files, const struct req_limits *lim, struct req_render *r, s
 	for (n = 0; n < r->nfiles; n++) {
 		char folder[256];
 		const char *slash;
-		struct req_file probe;
+		struct req_file probe = {0};
 		for (slash = r->files[n].name; (slash = strchr(slash, '/')) != NULL; slash++) {
 			size_t l = (size_t)(slash - r->files[n].name);
 			memcpy(folder, r->files[n].name, l);
