@@ -60,6 +60,9 @@ RUN_ID="$(date +%s)-$$"
 
 inst_stop() {
   [ -n "$INST_DIR" ] || return 0
+  local p
+  for p in $(cat "$INST_DIR/run/bench-fcgi.pids" 2>/dev/null); do kill -TERM "$p" 2>/dev/null || true; done
+  rm -f "$INST_DIR/run/bench-fcgi.pids" "$INST_DIR/run/bench-fcgi.sock"
   PORT="$INST_PORT" STATE_DIR="$INST_DIR" "$CTL" stop >/dev/null 2>&1 || true
   INST_DIR="" INST_PORT=""
 }
@@ -178,8 +181,15 @@ log "instance at $BASE, state in $INST_DIR"
 WORKER_COUNT=$(wc -w < "$INST_DIR/run/scadserve.pids")
 printf 'model\tbytes\tround\tvariant\trequests\tduration_us\trps\tp50_us\tp99_us\tmax_us\tstatus_errors\tsocket_errors\ttimeouts\n' > "$OUT/hits.tsv"
 
-VARIANTS=(static get post json)
-declare -A VLABEL=([static]="nginx static file" [get]="GET /api/models/{key}"
+VARIANTS=(static ceiling get post json)
+# ratios_to BASE MODEL VARIANT: per round, VARIANT's rps / BASE's rps, one per line.
+ratios_to() {
+  awk -F'\t' -v b="$1" -v m="$2" -v v="$3" '
+    $1 == m && $4 == b { s[$3] = $7 } $1 == m && $4 == v { a[$3] = $7 }
+    END { for (r in a) if (s[r] > 0) print a[r] / s[r] }' "$OUT/hits.tsv"
+}
+declare -A VLABEL=([static]="nginx static file" [ceiling]="FastCGI ceiling (constant answer)"
+  [get]="GET /api/models/{key}"
   [post]="POST /api/render (text, hit)" [json]="POST /api/render (JSON, hit)")
 
 # wrk_run MODEL VARIANT ROUND: one wrk run; appends a line to hits.tsv (ROUND 0 = warm-up, not kept).
@@ -188,6 +198,7 @@ wrk_run() {
   local -a env=(BENCH_METHOD=GET)
   case $variant in
     static) url="$BASE/bench-static/$model.stl" ;;
+    ceiling) url="$BASE/bench-fcgi/$model.stl" ;;
     get) url="$BASE/api/models/${KEY[$model]}" ;;
     post) url="$BASE/api/render"
           env=(BENCH_METHOD=POST BENCH_BODY_FILE="$WORK/$model.scad" BENCH_CTYPE=text/plain) ;;
@@ -234,21 +245,33 @@ for model in small large; do
   log "$model model: ${BYTES[$model]} bytes, key $key"
 done
 
+# The FastCGI ceiling: as many workers as the instance, answering the same bytes from memory.
+CEILING_BIN="$ROOT/build/bench/fcgi_constant"
+[ -x "$CEILING_BIN" ] || make -C "$ROOT" --no-print-directory build/bench/fcgi_constant >&2 ||
+  die "building $CEILING_BIN failed"
+spawn-fcgi -s "$INST_DIR/run/bench-fcgi.sock" -M 0600 -F "$WORKER_COUNT" -P "$INST_DIR/run/bench-fcgi.pids" \
+  -- "$CEILING_BIN" "$INST_DIR/bench-static/small.stl" "$INST_DIR/bench-static/large.stl" \
+  >"$WORK/bench-fcgi.log" 2>&1 || die "spawn-fcgi $CEILING_BIN failed: $(cat "$WORK/bench-fcgi.log")"
+for model in small large; do
+  curl -fsS -o "$WORK/check" "$BASE/bench-fcgi/$model.stl" && cmp -s "$WORK/check" "$WORK/$model.stl" ||
+    die "the FastCGI ceiling does not answer the $model model's bytes at /bench-fcgi/"
+done
+
 log "cache hits: $ROUNDS rounds x ${#VARIANTS[@]} runs x 2 models, ${DURATION}s each (wrk -t$THREADS -c$CONNS)"
 for model in small large; do
   for v in "${VARIANTS[@]}"; do wrk_run "$model" "$v" 0; done   # warm-up
   for round in $(seq 1 "$ROUNDS"); do
-    if [ $((round % 2)) = 1 ]; then order=("${VARIANTS[@]}"); else order=(json post get static); fi
+    if [ $((round % 2)) = 1 ]; then order=("${VARIANTS[@]}"); else order=(json post get ceiling static); fi
     for v in "${order[@]}"; do wrk_run "$model" "$v" "$round"; done
   done
 done
 
 say "## 1. Cache hits: requests per second against nginx serving the same bytes"
 say ""
-say "wrk -t$THREADS -c$CONNS -d${DURATION}s on loopback, $WORKER_COUNT FastCGI workers, $ROUNDS rounds per model, the order of the four runs reversed every other round; nginx reloaded before each run. *ratio* = the median over rounds of (API rps / static rps of the same round). Target: ratio >= 0.50."
+say "wrk -t$THREADS -c$CONNS -d${DURATION}s on loopback, $WORKER_COUNT FastCGI workers, $ROUNDS rounds per model, the order of the five runs reversed every other round; nginx reloaded before each run. *ratio* = the median over rounds of (API rps / static rps of the same round). Target: ratio >= 0.50. The *FastCGI ceiling* is tests/bench/fcgi_constant behind the same nginx FastCGI settings, as many libfcgi workers, answering the same bytes from memory with no work at all: the most any FastCGI program can reach here; *of ceiling* = API rps / ceiling rps of the same round (median)."
 say ""
-say "| model | variant | median rps | ratio to static | ratio range | p99 latency (median) | max latency (worst) | errors | timeouts | target >= 0.5 |"
-say "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+say "| model | variant | median rps | ratio to static | ratio range | of ceiling | p99 latency (median) | max latency (worst) | errors | timeouts | target >= 0.5 |"
+say "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 HITS_BAD=0 HITS_TMO=0
 for model in small large; do
   for v in "${VARIANTS[@]}"; do
@@ -262,15 +285,18 @@ for model in small large; do
     [ "$tmos" -gt 0 ] && HITS_TMO=1
     label="${VLABEL[$v]}"
     if [ "$v" = static ]; then
-      say "| $model, ${BYTES[$model]} B | $label | $(fmt %.0f "$med") | 1 (baseline) | | $(fmt %.2f "$(awk -v x="$p99" 'BEGIN{print x/1000}')") ms | $(fmt %.1f "$(awk -v x="$mx" 'BEGIN{print x/1000}')") ms | $errs | $tmos | |"
+      say "| $model, ${BYTES[$model]} B | $label | $(fmt %.0f "$med") | 1 (baseline) | | | $(fmt %.2f "$(awk -v x="$p99" 'BEGIN{print x/1000}')") ms | $(fmt %.1f "$(awk -v x="$mx" 'BEGIN{print x/1000}')") ms | $errs | $tmos | |"
       continue
     fi
-    ratios=$(awk -F'\t' -v m="$model" -v v="$v" '
-      $1 == m && $4 == "static" { s[$3] = $7 } $1 == m && $4 == v { a[$3] = $7 }
-      END { for (r in a) if (s[r] > 0) print a[r] / s[r] }' "$OUT/hits.tsv")
+    ratios=$(ratios_to static "$model" "$v")
     rmed=$(median <<<"$ratios")
-    ok=$(awk -v r="$rmed" 'BEGIN { print (r >= 0.5 ? "met" : "not") }')
-    say "| $model, ${BYTES[$model]} B | $label | $(fmt %.0f "$med") | $(fmt %.2f "$rmed") | $(minmax %.2f <<<"$ratios") | $(fmt %.2f "$(awk -v x="$p99" 'BEGIN{print x/1000}')") ms | $(fmt %.1f "$(awk -v x="$mx" 'BEGIN{print x/1000}')") ms | $errs | $tmos | $(verdict "$ok") |"
+    if [ "$v" = ceiling ]; then
+      of_ceiling="" ok="reference"
+    else
+      of_ceiling=$(fmt %.2f "$(ratios_to ceiling "$model" "$v" | median)")
+      ok=$(verdict "$(awk -v r="$rmed" 'BEGIN { print (r >= 0.5 ? "met" : "not") }')")
+    fi
+    say "| $model, ${BYTES[$model]} B | $label | $(fmt %.0f "$med") | $(fmt %.2f "$rmed") | $(minmax %.2f <<<"$ratios") | $of_ceiling | $(fmt %.2f "$(awk -v x="$p99" 'BEGIN{print x/1000}')") ms | $(fmt %.1f "$(awk -v x="$mx" 'BEGIN{print x/1000}')") ms | $errs | $tmos | $ok |"
   done
 done
 say ""
