@@ -1,6 +1,7 @@
 /* cache.c -- the SQLite cache of rendered models, shared by every FastCGI process */
 #include <sys/stat.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "text.h"
 
 #define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
+#define INLINE_MAX 16384        /* bytes: blobs up to this come with their row */
+#define INLINE_MAX_TEXT "16384"
 #define SCHEMA_VERSION 3        /* PRAGMA user_version of the layout below */
 #define SCHEMA_VERSION_TEXT "3"
 
@@ -31,7 +34,10 @@ enum stmt {
 };
 
 static const char *const stmt_sql[ST__MAX] = {
-	[ST_GET] =   "SELECT content_type, checksum, atime, data, log FROM blobs WHERE key = ?1",
+	/* The data itself only when small: a large blob is read by read_blob. */
+	[ST_GET] =   "SELECT content_type, checksum, atime, id, length(data), log, "
+	             "CASE WHEN length(data) <= " INLINE_MAX_TEXT " THEN data END "
+	             "FROM blobs WHERE key = ?1",
 	[ST_TOUCH] = "UPDATE blobs SET atime = ?2 WHERE key = ?1",
 	[ST_DEL] =   "DELETE FROM blobs WHERE key = ?1",
 	[ST_PUT] =   "INSERT OR REPLACE INTO blobs (key, content_type, size, checksum, renderer, "
@@ -245,11 +251,56 @@ exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
 	return rc == SQLITE_DONE ? 0 : db_fail(c, rc, "write");
 }
 
+/*
+ * Copies the data of the row st stands on (ST_GET) into a new buffer of size bytes (*out,
+ * owned by the caller), in the read transaction st holds open. A large blob is copied once,
+ * straight from SQLite's pages: sqlite3_column_blob would first assemble it from its overflow
+ * pages in a buffer of its own. SQLITE_OK, or an SQLite error code.
+ */
+static int
+read_blob(struct cache *c, sqlite3_stmt *st, size_t size, unsigned char **out)
+{
+	sqlite3_blob *b = NULL;
+	int rc;
+
+	*out = NULL;
+	if (size > INT_MAX)
+		return SQLITE_TOOBIG;
+	if ((*out = malloc(size ? size : 1)) == NULL)
+		return SQLITE_NOMEM;
+	if (size == 0)
+		return SQLITE_OK;
+	if (size <= INLINE_MAX) {
+		/* Small: it came with the row, from its own page. */
+		const void *p = sqlite3_column_blob(st, 6);
+		if (p == NULL || (size_t)sqlite3_column_bytes(st, 6) != size) {
+			rc = SQLITE_CORRUPT;
+			goto out;
+		}
+		memcpy(*out, p, size);
+		return SQLITE_OK;
+	}
+	rc = sqlite3_blob_open(c->db, "main", "blobs", "data", sqlite3_column_int64(st, 3), 0, &b);
+	if (rc != SQLITE_OK)
+		goto out;
+	if ((size_t)sqlite3_blob_bytes(b) != size)
+		rc = SQLITE_CORRUPT;
+	else
+		rc = sqlite3_blob_read(b, *out, (int)size, 0);
+out:
+	sqlite3_blob_close(b);
+	if (rc != SQLITE_OK) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 int
 cache_get(struct cache *c, const char *key, struct cache_entry *e)
 {
 	sqlite3_stmt *st;
-	const void *blob;
+	unsigned char *data = NULL;
 	char sum[33];
 	const char *want, *ctype, *log;
 	sqlite3_int64 atime, now = (sqlite3_int64)time(NULL);
@@ -265,17 +316,20 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		ctype = (const char *)sqlite3_column_text(st, 0);
 		want = (const char *)sqlite3_column_text(st, 1);
 		atime = sqlite3_column_int64(st, 2);
-		blob = sqlite3_column_blob(st, 3);
-		e->size = (size_t)sqlite3_column_bytes(st, 3);
-		if (ctype == NULL || want == NULL || (blob == NULL && e->size > 0))
+		e->size = (size_t)sqlite3_column_int64(st, 4);
+		/* The statement stays on its row, so the blob is read in the same snapshot. */
+		rc = read_blob(c, st, e->size, &data);
+		if (rc == SQLITE_NOMEM || rc == SQLITE_TOOBIG)
+			;	/* a miss: render it again rather than fail */
+		else if (rc != SQLITE_OK || ctype == NULL || want == NULL)
 			bad = 1;
-		else if (checksum(blob, e->size, sum), strcmp(sum, want) != 0)
+		else if (checksum(data, e->size, sum), strcmp(sum, want) != 0)
 			bad = 1;
-		else if ((e->data = malloc(e->size ? e->size : 1)) != NULL) {
-			if (e->size > 0)
-				memcpy(e->data, blob, e->size);
+		else {
+			e->data = data;
+			data = NULL;
 			snprintf(e->content_type, sizeof(e->content_type), "%s", ctype);
-			log = (const char *)sqlite3_column_text(st, 4);
+			log = (const char *)sqlite3_column_text(st, 5);
 			snprintf(e->log, sizeof(e->log), "%s", log ? log : "");
 			hit = 1;
 			touch = now - atime > ATIME_SLACK;
@@ -286,6 +340,7 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		db_fail(c, rc, "read");
 		return 0;
 	}
+	free(data);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (bad == 1) {
@@ -295,6 +350,8 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		e->size = 0;
 	} else if (touch)
 		exec_key(c, ST_TOUCH, key, now);
+	if (!hit)
+		e->size = 0;
 	return hit;
 }
 

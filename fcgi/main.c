@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,14 @@ main(int argc, char *argv[])
 		    "SCADSERVE_* environment variables, see README.md)\n");
 		return 2;
 	}
+	/*
+	 * A hit's blob (up to hundreds of KiB) is allocated and freed on every request. glibc
+	 * would hand such buffers back to the kernel (mmap, or trimming the heap top) and fault
+	 * them in again each time; keep them in the heap instead. Peak RSS stays bounded by the
+	 * largest answers in flight; beyond 32 MiB glibc still maps (and unmaps) them.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (config_parse(&app.cfg, env_get, sysconf(_SC_NPROCESSORS_ONLN), err, sizeof(err))) {
 		log_msg(LOG_ERROR, NULL, "configuration: %s", err);
 		return 1;

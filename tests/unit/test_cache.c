@@ -607,7 +607,53 @@ out:
 	teardown();
 }
 
+/*
+ * Blobs around the size where the cache stops taking the data with the row and reads it by
+ * itself (16 KiB), and a large one over many overflow pages: each reads back whole, and a
+ * one-byte change near its end is caught.
+ */
+TEST(large_blobs)
+{
+	static const size_t sizes[] = { 16383, 16384, 16385, 700000 };
+	unsigned char *data;
+	struct cache *c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t i, n;
+
+	setup();
+	data = malloc(700000);
+	c = cache_open(path, 64 << 20);
+	if (!CHECK(data != NULL && c != NULL))
+		goto out;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		n = sizes[i];
+		fill(data, n, (unsigned)i + 20);
+		CHECK_INT(cache_put(c, key("a"), "model/stl", data, n, renderer, ""), 0);
+		CHECK(holds(c, key("a"), data, n));
+		data[n - 2] ^= 0x40;
+		if (CHECK_INT(sqlite3_open(path, &db), SQLITE_OK) &&
+		    CHECK_INT(sqlite3_prepare_v2(db, "UPDATE blobs SET data = ?1 WHERE key = ?2",
+		    -1, &st, NULL), SQLITE_OK)) {
+			sqlite3_bind_blob(st, 1, data, (int)n, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, key("a"), -1, SQLITE_TRANSIENT);
+			CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+		}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		st = NULL;
+		db = NULL;
+		CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
+		CHECK_INT(rows(key("a")), 0);
+	}
+out:
+	cache_free(c);
+	free(data);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
-    file_garbage_before_open, two_handles, stats, unusable_path_then_usable)
+    file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
+    large_blobs)
