@@ -63,8 +63,9 @@ main(int argc, char *argv[])
 	/*
 	 * A hit's blob (up to hundreds of KiB) is allocated and freed on every request. glibc
 	 * would hand such buffers back to the kernel (mmap, or trimming the heap top) and fault
-	 * them in again each time; keep them in the heap instead. Peak RSS stays bounded by the
-	 * largest answers in flight; beyond 32 MiB glibc still maps (and unmaps) them.
+	 * them in again each time; keep them in the heap instead. The price: a worker keeps up
+	 * to 64 MiB of freed heap (two buffers of its largest hit, about); buffers over 32 MiB
+	 * are still mapped and unmapped each time.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
