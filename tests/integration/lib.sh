@@ -18,11 +18,13 @@ BASE_URL=""
 INST_DIR=""
 TEST_NAME=$(basename "$0" .sh)
 
-# A TCP port on 127.0.0.1 that nothing listens on.
+# A TCP port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range (where
+# a client connection of this or another test may hold any port at any moment).
 free_port() {
-  local p
+  local p lo
+  read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range || lo=32768
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -31,22 +33,30 @@ free_port() {
   return 1
 }
 
-# inst_start [VAR=value ...]: a fresh instance with its own port and state directory.
+# inst_start [VAR=value ...]: a fresh instance with its own port and state directory. A start
+# that fails (another program may take the port between the check and nginx's bind) is tried
+# again on another port, twice; the third failure shows the logs.
 inst_start() {
-  local port dir
-  port=$(free_port) || { echo "no free port" >&2; return 1; }
+  local port dir try
   dir="$TMP/inst${#INSTANCES[@]}"
-  mkdir -p "$dir"
-  if ! env "$@" PORT="$port" STATE_DIR="$dir" WORKERS="${WORKERS:-2}" \
-      "$ROOT/bin/scadservectl" start >"$dir.start.log" 2>&1; then
-    echo "instance did not start:" >&2
-    cat "$dir.start.log" "$dir/log/scadserve.log" >&2 2>/dev/null
-    return 1
-  fi
-  INSTANCES+=("$port:$dir:$*")
-  BASE_URL="http://127.0.0.1:$port"
-  INST_DIR="$dir"
-  INST_PORT="$port"
+  for try in 1 2 3; do
+    port=$(free_port) || { echo "no free port" >&2; return 1; }
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if env "$@" PORT="$port" STATE_DIR="$dir" WORKERS="${WORKERS:-2}" \
+        "$ROOT/bin/scadservectl" start >"$dir.start.log" 2>&1; then
+      INSTANCES+=("$port:$dir:$*")
+      BASE_URL="http://127.0.0.1:$port"
+      INST_DIR="$dir"
+      INST_PORT="$port"
+      return 0
+    fi
+    echo "# instance start on port $port failed (try $try): $(tail -n 2 "$dir.start.log" | tr '\n' ' ')" >&2
+    PORT="$port" STATE_DIR="$dir" "$ROOT/bin/scadservectl" stop >/dev/null 2>&1
+  done
+  echo "instance did not start:" >&2
+  cat "$dir.start.log" "$dir/log/scadserve.log" "$dir/log/nginx-error.log" >&2 2>/dev/null
+  return 1
 }
 
 # inst_stop: stops the current instance (its state directory stays).
@@ -140,6 +150,25 @@ cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
 
 # metric NAME: a value from /api/metrics (the full series name, labels included).
 metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+
+# workers_fds_clean: every worker of the current instance, idle, holds only what it keeps for
+# its life (the listening socket as fd 0, /dev/null, its log, the cache database): no pipe,
+# pidfd or scratch file of a finished render, no connection, nothing from whoever started it.
+workers_fds_clean() {
+  local p fd target bad="" d
+  d=$(realpath "$INST_DIR")
+  for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+    for fd in /proc/"$p"/fd/*; do
+      target=$(readlink "$fd") || continue
+      case "${fd##*/}:$target" in
+        0:socket:*|*:/dev/null|*:"$d/log/scadserve.log") ;;
+        *:"$d/cache.sqlite"|*:"$d/cache.sqlite-wal"|*:"$d/cache.sqlite-shm") ;;
+        *) bad+=" worker $p fd ${fd##*/} -> $target;" ;;
+      esac
+    done
+  done
+  [ -z "$bad" ] || fail "descriptors held:$bad"
+}
 
 # procs_matching PATTERN: the number of processes whose command line has PATTERN.
 procs_matching() { pgrep -c -f -- "$1" || true; }

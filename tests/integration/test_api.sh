@@ -326,6 +326,8 @@ t_too_large() {
 }
 check "payload_too_large from nginx, as JSON" t_too_large
 
+check "after all of the above, the workers hold no descriptor of a finished request" workers_fds_clean
+
 t_restart_keeps_cache() {
   local s
   render_src "$CUBE" >/dev/null

@@ -55,6 +55,7 @@ t_still_renders() {
   expect_eq triangles "$("$STLCMP" --count "$TMP/body")" 12
 }
 check "after all that, an ordinary model still renders" t_still_renders
+check "after all that, the workers hold no pipe, pidfd or scratch file" workers_fds_clean
 
 # The real OpenSCAD past its memory limit, in an instance of its own.
 inst_start SCADSERVE_MEMORY_MAX=384M || { finish; exit 1; }
