@@ -89,9 +89,7 @@ asan: deps
 	tests/unit/run.sh $(UNIT:tests/unit/%.c=build/asan/unit/%)
 	SCADSERVE_BIN=build/asan/scadserve STLCMP=build/asan/stlcmp tests/integration/run.sh
 
-bench: deps build $(B)/bench/fcgi_constant
-	@tests/bench/run.sh
-	@tests/bench/browser.sh
+bench: bench-server bench-browser
 
 bench-server: deps build $(B)/bench/fcgi_constant
 	@tests/bench/run.sh

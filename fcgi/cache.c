@@ -18,9 +18,9 @@
 
 #define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
 #define INLINE_MAX 16384        /* bytes: blobs up to this come with their row */
-#define INLINE_MAX_TEXT "16384"
 #define SCHEMA_VERSION 3        /* PRAGMA user_version of the layout below */
-#define SCHEMA_VERSION_TEXT "3"
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)        /* a number macro as an SQL literal */
 
 enum stmt {
 	ST_GET,
@@ -36,7 +36,7 @@ enum stmt {
 static const char *const stmt_sql[ST__MAX] = {
 	/* The data itself only when small: a large blob is read by read_blob. */
 	[ST_GET] =   "SELECT content_type, checksum, atime, id, length(data), log, "
-	             "CASE WHEN length(data) <= " INLINE_MAX_TEXT " THEN data END "
+	             "CASE WHEN length(data) <= " TEXT(INLINE_MAX) " THEN data END "
 	             "FROM blobs WHERE key = ?1",
 	[ST_TOUCH] = "UPDATE blobs SET atime = ?2 WHERE key = ?1",
 	[ST_DEL] =   "DELETE FROM blobs WHERE key = ?1",
@@ -156,7 +156,7 @@ schema_ready(sqlite3 *db)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "PRAGMA user_version = " SCHEMA_VERSION_TEXT, NULL,
+			rc = sqlite3_exec(db, "PRAGMA user_version = " TEXT(SCHEMA_VERSION), NULL,
 			    NULL, NULL);
 	}
 	if (rc == SQLITE_OK)
@@ -347,7 +347,6 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		log_msg(LOG_WARN, NULL, "cache entry %s failed its checksum: dropped", key);
 		metrics_add(M_CACHE_CORRUPT, 1);
 		exec_key(c, ST_DEL, key, 0);
-		e->size = 0;
 	} else if (touch)
 		exec_key(c, ST_TOUCH, key, now);
 	if (!hit)

@@ -88,12 +88,12 @@ char *
 err_json(const struct err *e, const char *request_id)
 {
 	json_t *root = NULL, *obj;
-	char *out = NULL, message[sizeof(e->message)], file[sizeof(e->file)];
+	char *out = NULL, file[sizeof(e->file)];
 
-	/* Messages quote client text cut to a length, perhaps mid-character: keep them valid. */
-	memcpy(message, e->message, sizeof(message));
-	message[sizeof(message) - 1] = '\0';
-	text_utf8_scrub(message, strlen(message));
+	/*
+	 * err_set keeps the message valid UTF-8; the file name is copied from OpenSCAD's log
+	 * and cut to a length, perhaps mid-character.
+	 */
 	memcpy(file, e->file, sizeof(file));
 	file[sizeof(file) - 1] = '\0';
 	text_utf8_scrub(file, strlen(file));
@@ -103,7 +103,7 @@ err_json(const struct err *e, const char *request_id)
 	if ((root = json_pack("{s:o}", "error", obj)) == NULL)
 		goto out;	/* json_pack's "o" stole obj even on failure */
 	if (json_object_set_new(obj, "type", json_string(err_type_name(e->type))) ||
-	    json_object_set_new(obj, "message", json_string(message)) ||
+	    json_object_set_new(obj, "message", json_string(e->message)) ||
 	    json_object_set_new(obj, "status", json_integer(err_status(e->type))))
 		goto out;
 	if (e->line > 0 && json_object_set_new(obj, "line", json_integer(e->line)))

@@ -9,16 +9,7 @@
 #include "err.h"
 #include "text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken promise is a finding: say which, then crash so that libFuzzer keeps the input. */
-#define MUST(cond) \
-	do { \
-		if (!(cond)) { \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
+#include "fuzz.h"
 
 static const char scratch_dir[] = "/var/x/tmp/r-abc123";
 static const int signals[] = { 0, 0, 0, 0, SIGKILL, SIGXCPU, SIGXFSZ, SIGSEGV, SIGABRT };

@@ -9,16 +9,7 @@
 #include "req.h"
 #include "text.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken promise is a finding: say which, then crash so that libFuzzer keeps the input. */
-#define MUST(cond) \
-	do { \
-		if (!(cond)) { \
-			fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort(); \
-		} \
-	} while (0)
+#include "fuzz.h"
 
 static const char *const content_types[] = {
 	"application/json", "text/plain", NULL, "application/x-openscad; charset=utf-8",
