@@ -7,7 +7,7 @@ WORKERS   ?= 4
 export PORT STATE_DIR WORKERS
 
 CC       ?= cc
-PKGS     := fcgi jansson uuid sqlite3 libcrypto libxxhash
+PKGS     := fcgi jansson uuid sqlite3 libcrypto libxxhash libseccomp
 WARN     := -Wall -Wextra -Werror -pedantic -Wstrict-prototypes -Wshadow -Wformat=2
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
