@@ -132,6 +132,7 @@ box_for(const struct app *app, const struct req_render *r, const struct scratch 
 	box->open_files = 256;
 	box->processes = app->cfg.nproc_max;
 	box->scratch = s->dir;
+	box->policy = &app->policy;
 }
 
 /*
@@ -148,7 +149,7 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	struct sandbox box;
 	struct render_result res;
 	struct classify_in ci;
-	char outpath[1400], params[1400], home[1300], tmpdir[1300];
+	char outpath[1400], params[1400], home[1300], tmpdir[1300], libpath[4200];
 	char *argv[16], *envp[8], *clean = NULL;
 	long long size = -1;
 	int argc = 0, rc = -1;
@@ -191,6 +192,11 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	envp[2] = home;
 	envp[3] = tmpdir;
 	envp[4] = NULL;
+	if (app->policy.library_path[0] != '\0') {
+		snprintf(libpath, sizeof(libpath), "OPENSCADPATH=%s", app->policy.library_path);
+		envp[4] = libpath;
+		envp[5] = NULL;
+	}
 	box_for(app, r, &s, &box);
 	if (render_run(app->cfg.openscad, argv, envp, s.src, &box, app->cfg.log_max, &res)) {
 		err_set(&c->e, ERR_INTERNAL, "the renderer could not be started");
@@ -270,6 +276,13 @@ handle_render(struct call *c)
 		goto out;
 	}
 	metrics_add(M_CACHE_MISSES, 1);
+	if (app->policy.refuse) {
+		/* Fail closed: no renderer runs without the file-access sandbox unless asked. */
+		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
+		    "cannot be confined: %s (the operator can see /api/health)", app->policy.why);
+		c->e.retry_after = 0;
+		goto fail;
+	}
 	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, app->cfg.queue_wait,
 	    app->cfg.queue_max, &c->e)) < 0)
 		goto fail;
@@ -326,13 +339,54 @@ handle_model(struct call *c, const char *key)
 	free(ce.data);
 }
 
+/* The sandbox part of /api/health: what confines renderers, and whether they may run. New ref. */
+static json_t *
+health_sandbox(const struct sandbox_policy *p, int operator)
+{
+	json_t *o, *read, *exec;
+	int i;
+
+	o = json_pack("{s:s, s:{s:i, s:i}, s:b, s:s}",
+	    "confinement", p->landlock_abi > 0 ? "landlock" : p->refuse ? "none" : "UNCONFINED",
+	    "landlock", "abi", p->landlock_abi, "kernel_abi", p->kernel_abi,
+	    "seccomp", p->seccomp,
+	    "renders", p->refuse ? "refused" : "allowed");
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "in_force", json_string(sandbox_describe(p)));
+	if (p->why[0] != '\0')
+		json_object_set_new(o, "reason", json_string(p->why));
+	if (p->landlock_abi == 0 && !p->refuse)
+		json_object_set_new(o, "warning", json_string("SCADSERVE_UNCONFINED=1: renderers "
+		    "run without Landlock and can read every file the service's user can read"));
+	if (!operator)
+		return o;
+	read = json_array();
+	exec = json_array();
+	for (i = 0; i < p->nread; i++)
+		json_array_append_new(read, json_string(p->read[i]));
+	for (i = 0; i < p->nexec; i++)
+		json_array_append_new(exec, json_string(p->exec[i]));
+	json_object_set_new(o, "read", read);
+	json_object_set_new(o, "exec", exec);
+	json_object_set_new(o, "uid", json_integer((json_int_t)getuid()));
+	return o;
+}
+
+/*
+ * GET /api/health. Anyone sees whether the service can render and with what; only the
+ * operator (nginx sets SCADSERVE_OPERATOR=1 for the addresses in SCADSERVE_OPERATOR_NETS)
+ * also sees paths, process ids and the sandbox's folders.
+ */
 static void
 handle_health(struct call *c)
 {
 	struct app *app = c->app;
-	json_t *root, *formats;
+	json_t *root, *formats, *box;
 	int64_t entries = 0, bytes = 0;
 	int i, cache_ok = cache_stats(app->cache, &entries, &bytes) == 0;
+	const char *op = param(c, "SCADSERVE_OPERATOR");
+	int operator = op != NULL && strcmp(op, "1") == 0;
 	char *text;
 
 	if ((formats = json_array()) == NULL)
@@ -340,15 +394,20 @@ handle_health(struct call *c)
 	for (i = 0; i < format_count(); i++)
 		if (format_enabled(format_at(i)))
 			json_array_append_new(formats, json_string(format_at(i)->name));
-	root = json_pack("{s:s, s:{s:s, s:s, s:s, s:b}, s:o, s:{s:s}, "
-	    "s:{s:b, s:s, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
-	    "s:{s:I, s:f, s:I, s:I, s:I}, s:I, s:i}",
-	    "status", "ok",
-	    "openscad", "path", app->cfg.openscad, "version", app->probe.version,
+	if ((box = health_sandbox(&app->policy, operator)) == NULL) {
+		json_decref(formats);
+		goto oom;
+	}
+	root = json_pack("{s:s, s:{s:s, s:s, s:b}, s:o, s:o, "
+	    "s:{s:b, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
+	    "s:{s:I, s:f, s:I, s:I, s:I}}",
+	    "status", app->policy.refuse ? "refusing_renders" :
+	    app->policy.landlock_abi == 0 ? "unconfined" : "ok",
+	    "openscad", "version", app->probe.version,
 	    "backend", app->probe.backend, "manifold", app->probe.has_manifold,
 	    "formats", formats,
-	    "sandbox", "confinement", sandbox_describe(),
-	    "cache", "ok", cache_ok, "path", app->cfg.cache_path, "entries", (json_int_t)entries,
+	    "sandbox", box,
+	    "cache", "ok", cache_ok, "entries", (json_int_t)entries,
 	    "bytes", (json_int_t)bytes, "max_bytes", (json_int_t)app->cfg.cache_max,
 	    "render_slots", "total", app->cfg.slots,
 	    "busy", slot_busy(app->slots_dir, app->cfg.slots),
@@ -356,9 +415,16 @@ handle_health(struct call *c)
 	    "limits", "body_bytes", (json_int_t)app->cfg.body_max,
 	    "timeout_seconds", app->cfg.timeout, "memory_bytes", (json_int_t)app->cfg.memory_max,
 	    "output_bytes", (json_int_t)app->cfg.output_max,
-	    "log_bytes", (json_int_t)app->cfg.log_max,
-	    "uptime_seconds", (json_int_t)(time(NULL) - app->started),
-	    "pid", (int)getpid());
+	    "log_bytes", (json_int_t)app->cfg.log_max);
+	if (root != NULL && operator) {
+		json_object_set_new(json_object_get(root, "openscad"), "path",
+		    json_string(app->cfg.openscad));
+		json_object_set_new(json_object_get(root, "cache"), "path",
+		    json_string(app->cfg.cache_path));
+		json_object_set_new(root, "uptime_seconds",
+		    json_integer((json_int_t)(time(NULL) - app->started)));
+		json_object_set_new(root, "pid", json_integer((json_int_t)getpid()));
+	}
 	if (root == NULL || (text = json_dumps(root, JSON_INDENT(2))) == NULL) {
 		json_decref(root);
 		goto oom;

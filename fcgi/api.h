@@ -7,11 +7,13 @@
 #include "cache.h"
 #include "config.h"
 #include "probe.h"
+#include "sandbox.h"
 
 /* What every request needs; owned by main. */
 struct app {
 	struct config cfg;
 	struct probe probe;
+	struct sandbox_policy policy;   /* what renderers may touch; fixed at start */
 	struct cache *cache;
 	char slots_dir[1200];
 	long started;              /* time(NULL) at start */

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "probe.h"
 #include "render.h"
+#include "sandbox.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -100,7 +101,20 @@ main(int argc, char *argv[])
 		return 1;
 	snprintf(path, sizeof(path), "%s/metrics-v1.shm", app.cfg.state_dir);
 	metrics_open(path);
-	if (probe_run(&app.cfg, &app.probe)) {
+	if (sandbox_configure(&app.policy, env_get, app.cfg.openscad, err, sizeof(err))) {
+		log_msg(LOG_ERROR, NULL, "configuration: %s", err);
+		return 1;
+	}
+	sandbox_probe(&app.policy, app.cfg.openscad);
+	if (app.policy.refuse)
+		log_msg(LOG_ERROR, NULL, "renders are refused: %s; set SCADSERVE_UNCONFINED=1 to "
+		    "render without it (renderers could then read every file this user can)",
+		    app.policy.why);
+	else if (app.policy.landlock_abi == 0)
+		log_msg(LOG_WARN, NULL, "UNCONFINED: %s, and SCADSERVE_UNCONFINED=1 lets renderers "
+		    "read every file this user can", app.policy.why);
+	/* --version and --help read no model: asked even when renders are refused, for health. */
+	if (probe_run(&app.cfg, app.policy.refuse ? NULL : &app.policy, &app.probe)) {
 		log_msg(LOG_ERROR, NULL, "the renderer %s does not answer --version and --help; "
 		    "set SCADSERVE_OPENSCAD to an OpenSCAD binary", app.cfg.openscad);
 		return 1;
@@ -109,8 +123,9 @@ main(int argc, char *argv[])
 		log_msg(LOG_ERROR, NULL, "out of memory");
 		return 1;
 	}
-	log_msg(LOG_INFO, NULL, "ready: %s (%d formats), cache %s, %d render slots",
-	    app.probe.id, app.probe.formats, app.cfg.cache_path, app.cfg.slots);
+	log_msg(LOG_INFO, NULL, "ready: %s (%d formats), cache %s, %d render slots, %s",
+	    app.probe.id, app.probe.formats, app.cfg.cache_path, app.cfg.slots,
+	    sandbox_describe(&app.policy));
 	if (FCGX_Init() || FCGX_InitRequest(&rq, 0, 0)) {
 		log_msg(LOG_ERROR, NULL, "FastCGI initialisation failed");
 		cache_free(app.cache);

@@ -38,7 +38,7 @@ probe_parse_manifold(const char *help_text)
 
 /* Runs the renderer with one argument; returns its log (caller frees) or NULL. */
 static char *
-ask(const struct config *c, const char *arg)
+ask(const struct config *c, const struct sandbox_policy *policy, const char *arg)
 {
 	struct sandbox box = { 0 };
 	struct render_result res;
@@ -52,7 +52,8 @@ ask(const struct config *c, const char *arg)
 	box.file_size = 1 << 20;
 	box.open_files = 256;
 	box.processes = c->nproc_max;
-	box.scratch = "/";
+	box.scratch = NULL;	/* --version and --help write nothing */
+	box.policy = policy;
 	if (render_run(c->openscad, argv, envp, "/", &box, 1 << 16, &res) == 0) {
 		log = res.log;
 		res.log = NULL;
@@ -64,14 +65,14 @@ ask(const struct config *c, const char *arg)
 }
 
 int
-probe_run(const struct config *c, struct probe *p)
+probe_run(const struct config *c, const struct sandbox_policy *policy, struct probe *p)
 {
-	char *version = ask(c, "--version"), *help = NULL;
+	char *version = ask(c, policy, "--version"), *help = NULL;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
 	probe_parse_version(version, p->version, sizeof(p->version));
-	if (version != NULL && (help = ask(c, "--help")) != NULL)
+	if (version != NULL && (help = ask(c, policy, "--help")) != NULL)
 		rc = 0;
 	p->has_manifold = probe_parse_manifold(help);
 	if (strcmp(c->backend, "manifold") == 0 ||

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "sandbox.h"
 
 struct probe {
 	char version[64];          /* "2021.01", or "unknown" */
@@ -15,11 +16,11 @@ struct probe {
 };
 
 /*
- * Runs `<openscad> --version` and `--help` under the usual limits and fills p, enabling
+ * Runs `<openscad> --version` and `--help` under the usual limits and policy, and fills p, enabling
  * the export formats it lists (format_probe). Returns 0, or -1 if the renderer could
  * not be run at all (p then holds "unknown").
  */
-int probe_run(const struct config *c, struct probe *p);
+int probe_run(const struct config *c, const struct sandbox_policy *policy, struct probe *p);
 
 /* Pure parsers, for the tests: the version from `--version` output ("OpenSCAD version X"). */
 void probe_parse_version(const char *text, char *out, size_t outlen);

@@ -170,7 +170,7 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, pidfd = -1, rc = -1, wstatus = 0;
 	int reaped = 0, out_open = 1;
 	double start, deadline;
-	pid_t pid = -1;
+	pid_t pid = -1, parent = getpid();
 	char chunk[65536];
 	ssize_t n;
 
@@ -193,7 +193,7 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 		goto out;
 	}
 	if (pid == 0)
-		child(prog, argv, envp, cwd, box, out[1], errp[1], getppid());
+		child(prog, argv, envp, cwd, box, out[1], errp[1], parent);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
