@@ -2,6 +2,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,21 +186,36 @@ size_t
 text_percent_encode(const char *s, char *out, size_t outlen)
 {
 	static const char digits[] = "0123456789ABCDEF";
-	const unsigned char *p;
-	size_t n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0, seq, i;
 
 	if (outlen == 0)
 		return 0;
-	for (p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
 		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			if (n + 2 > outlen)
 				break;
-			out[n++] = (char)*p;
-		} else {
-			/* Never split a UTF-8 sequence: stop at its first byte if it cannot all fit. */
-			size_t seq = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-			if (n + 3 * seq + 1 > outlen)
+			out[n++] = (char)*p++;
+			continue;
+		}
+		/*
+		 * decodeURIComponent throws on a broken sequence, losing the whole text: encode
+		 * only whole, valid characters, and stop at one that does not fit whole. A
+		 * sequence cut short by the end of s is left out; a broken one inside becomes '?'.
+		 */
+		if ((seq = utf8_seq(p, 4)) == 0) {
+			for (i = 1; i < 4 && (p[i] & 0xc0) == 0x80; i++)
+				;
+			if (p[i] == '\0' || n + 4 > outlen)
 				break;
+			memcpy(out + n, "%3F", 3);
+			n += 3;
+			p += i;
+			continue;
+		}
+		if (n + 3 * seq + 1 > outlen)
+			break;
+		for (i = 0; i < seq; i++, p++) {
 			out[n++] = '%';
 			out[n++] = digits[*p >> 4];
 			out[n++] = digits[*p & 0xf];
@@ -206,4 +223,22 @@ text_percent_encode(const char *s, char *out, size_t outlen)
 	}
 	out[n] = '\0';
 	return n;
+}
+
+int
+text_printf(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (outlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }

@@ -37,9 +37,17 @@ int text_is_uuid(const char *s);
 
 /*
  * Percent-encodes s (RFC 3986: all but unreserved characters) into out, which holds
- * outlen bytes; stops before a character that would not fit. Returns the length written.
- * Decodes with JavaScript's decodeURIComponent.
+ * outlen bytes; stops before a character that would not fit whole. Never emits part of a
+ * UTF-8 sequence: one cut short at the end of s is left out, a broken one inside becomes
+ * '?'. Returns the length written. Always decodes with JavaScript's decodeURIComponent.
  */
 size_t text_percent_encode(const char *s, char *out, size_t outlen);
+
+/*
+ * snprintf into out (outlen bytes) that fails instead of truncating: 0, or -1 with out
+ * set to "" when the result does not fit (a cut path must never be used).
+ */
+int text_printf(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -78,6 +78,28 @@ t_corrupt_entry() {
 }
 check "an entry whose checksum fails is dropped and re-rendered" t_corrupt_entry
 
+t_render_log_utf8() {
+  local s i src log
+  # An echo of one long line of two-byte characters: OpenSCAD's messages are kept up to 4 KiB,
+  # so the cut falls inside a character. What is sent must still decode (the page shows no
+  # log at all when decodeURIComponent throws), on the miss and on the hit that replays it.
+  # (The line is cut in OpenSCAD's summary, so the stub before its newline shows as "?".)
+  src='echo("'
+  for i in $(seq 1 2100); do src+='é'; done
+  src+='"); cube(1);'
+  for i in miss hit; do
+    s=$(render_src "$src")
+    expect_eq status "$s" 200
+    expect_eq X-Cache "$(header X-Cache)" "$i"
+    log=$(header X-Render-Log)
+    [ "${#log}" -gt 10000 ] || fail "$i: X-Render-Log is only ${#log} bytes"
+    node -e 'const t = decodeURIComponent(process.argv[1]);
+      if (!t.startsWith("ECHO: \"éé") || /[^é"\n?ECHO: ]/.test(t)) process.exit(1)' "$log" ||
+      fail "$i: X-Render-Log does not decode to the echo: ${log: -40}"
+  done
+}
+check "X-Render-Log cut at its cap never splits a UTF-8 character" t_render_log_utf8
+
 # A cache of 2 KiB holds two 684-byte cubes, not three: the least recently used goes.
 inst_start SCADSERVE_CACHE_MAX=1500 || { finish; exit 1; }
 t_evict() {

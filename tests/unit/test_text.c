@@ -1,5 +1,7 @@
 /* test_text.c -- tests for fcgi/text.c: UTF-8 checks, replacement, number parsing, hex, keys */
+#include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,8 +307,99 @@ TEST(percent_encode)
 	CHECK_STR(out, "ab");
 	CHECK_INT(text_percent_encode("abc", out, 1), 0);
 	CHECK_STR(out, "");
+	text_percent_encode("\xe2\x82\xac\xf0\x9f\x98\x80", out, sizeof(out));
+	CHECK_STR(out, "%E2%82%AC%F0%9F%98%80");
 }
 
-UNIT_MAIN(percent_encode, utf8_ascii_and_empty, utf8_multibyte, utf8_overlongs, utf8_surrogates_and_range,
+TEST(percent_encode_broken_sequences)
+{
+	char out[64];
+
+	/* Cut short at the end (a log kept up to a byte count): the stub is left out. */
+	text_percent_encode("ab\xc3", out, sizeof(out));
+	CHECK_STR(out, "ab");
+	text_percent_encode("ab\xe2\x82", out, sizeof(out));
+	CHECK_STR(out, "ab");
+	text_percent_encode("ab\xf0\x9f\x98", out, sizeof(out));
+	CHECK_STR(out, "ab");
+	/* Broken inside: one '?' for the whole broken sequence, and the rest follows. */
+	text_percent_encode("a\xe2\x82z", out, sizeof(out));
+	CHECK_STR(out, "a%3Fz");
+	text_percent_encode("a\x80\x80z", out, sizeof(out));
+	CHECK_STR(out, "a%3Fz");
+	text_percent_encode("a\xc0\xafz", out, sizeof(out));	/* overlong '/' */
+	CHECK_STR(out, "a%3Fz");
+	text_percent_encode("a\xed\xa0\x80z", out, sizeof(out));	/* a surrogate */
+	CHECK_STR(out, "a%3Fz");
+}
+
+/*
+ * Decodes %XX escapes of s in place, as decodeURIComponent does; -1 if an escape is
+ * malformed or the bytes are not UTF-8 (where decodeURIComponent throws).
+ */
+static int
+percent_decode(char *s)
+{
+	char *r = s, *w = s;
+	unsigned v;
+
+	while (*r) {
+		if (*r != '%') {
+			*w++ = *r++;
+			continue;
+		}
+		if (sscanf(r + 1, "%2x", &v) != 1 || !isxdigit((unsigned char)r[1]) ||
+		    !isxdigit((unsigned char)r[2]))
+			return -1;
+		*w++ = (char)v;
+		r += 3;
+	}
+	*w = '\0';
+	return text_utf8_valid(s, strlen(s)) ? 0 : -1;
+}
+
+TEST(percent_encode_never_cuts_a_character)
+{
+	/* Two-, three- and four-byte characters, as an echo full of them looks. */
+	static const char text[] = "ECHO: \"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9\xe2"
+	    "\x82\xac\xf0\x9f\x98\x80\xd0\x96\xe4\xb8\xad\"";
+	char in[sizeof(text)], out[256];
+	size_t cut, cap, n;
+
+	/* The text cut at every byte (where a log cap may fall), into every room. */
+	for (cut = 0; cut < sizeof(text); cut++) {
+		memcpy(in, text, cut);
+		in[cut] = '\0';
+		for (cap = 1; cap < sizeof(out); cap++) {
+			n = text_percent_encode(in, out, cap);
+			if (!CHECK(n < cap && strlen(out) == n))
+				return;
+			if (!CHECK_INT(percent_decode(out), 0)) {
+				printf("#   cut %zu, room %zu\n", cut, cap);
+				return;
+			}
+			/* What comes out is the start of what went in. */
+			if (!CHECK(strncmp(out, text, strlen(out)) == 0))
+				return;
+		}
+	}
+}
+
+TEST(printf_checked)
+{
+	char out[8];
+
+	CHECK_INT(text_printf(out, sizeof(out), "%s/%d", "ab", 1234), 0);
+	CHECK_STR(out, "ab/1234");
+	/* One byte too long: refused, and nothing half-written is left to use. */
+	CHECK_INT(text_printf(out, sizeof(out), "%s/%d", "ab", 12345), -1);
+	CHECK_STR(out, "");
+	CHECK_INT(text_printf(out, 0, "x"), -1);
+	CHECK_INT(text_printf(out, 1, "%s", ""), 0);
+	CHECK_STR(out, "");
+}
+
+UNIT_MAIN(percent_encode, percent_encode_broken_sequences,
+    percent_encode_never_cuts_a_character, printf_checked, utf8_ascii_and_empty, utf8_multibyte, utf8_overlongs, utf8_surrogates_and_range,
     utf8_truncated_and_stray, utf8_nul, scrub, scrub_makes_valid, replace, parse_size,
     parse_size_rejects, parse_seconds, hex, is_key, is_uuid)
