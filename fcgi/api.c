@@ -319,8 +319,12 @@ handle_model(struct call *c, const char *key)
 	char etag[80];
 
 	snprintf(etag, sizeof(etag), "\"%s\"", key);
-	/* A key names one immutable result: a client that has it need not be told twice. */
-	if (inm != NULL && req_etag_match(inm, etag)) {
+	/*
+	 * A key names one immutable result: a client that has it need not be told twice. But
+	 * only while it is here: "*" (or the tag of an evicted key) must not confirm a model
+	 * the server no longer has, so that is a 404 like any other unknown key.
+	 */
+	if (inm != NULL && req_etag_match(inm, etag) && cache_has(c->app->cache, key)) {
 		char headers[160];
 		metrics_add(M_NOT_MODIFIED, 1);
 		snprintf(headers, sizeof(headers), "ETag: %s\r\n"

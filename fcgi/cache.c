@@ -30,6 +30,7 @@ enum stmt {
 	ST_TOTAL,
 	ST_EVICT,
 	ST_STATS,
+	ST_HAS,
 	ST__MAX
 };
 
@@ -46,6 +47,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_EVICT] = "DELETE FROM blobs WHERE id = "
 	             "(SELECT id FROM blobs WHERE key != ?1 ORDER BY atime, id LIMIT 1)",
 	[ST_STATS] = "SELECT count(*), total(size) FROM blobs",
+	[ST_HAS] =   "SELECT 1 FROM blobs WHERE key = ?1",
 };
 
 static const char schema[] =
@@ -430,6 +432,26 @@ fail_closed:
 	if (c->db != NULL)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+int
+cache_has(struct cache *c, const char *key)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_ready(c))
+		return 0;
+	st = c->st[ST_HAS];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		db_fail(c, rc, "read");
+	return 0;
 }
 
 int

@@ -38,6 +38,12 @@ int cache_get(struct cache *c, const char *key, struct cache_entry *e);
 int cache_put(struct cache *c, const char *key, const char *content_type,
     const void *data, size_t size, const char *renderer, const char *log);
 
+/*
+ * 1 if key is in the cache (its data unread: no checksum check), 0 if not or if the
+ * database cannot answer.
+ */
+int cache_has(struct cache *c, const char *key);
+
 /* Number of entries and their total size. 0, or -1 if the database cannot answer. */
 int cache_stats(struct cache *c, int64_t *entries, int64_t *bytes);
 

@@ -100,6 +100,21 @@ t_render_log_utf8() {
 }
 check "X-Render-Log cut at its cap never splits a UTF-8 character" t_render_log_utf8
 
+t_if_none_match() {
+  local s key gone=0000000000000000000000000000000000000000000000000000000000000000
+  s=$(render_src 'cube(11);'); key=$(header ETag); key=${key//\"/}
+  s=$(req GET "/api/models/$key" -H 'If-None-Match: *'); expect_eq "* for a cached key" "$s" 304
+  s=$(req GET "/api/models/$key" -H "If-None-Match: \"$key\""); expect_eq "its tag" "$s" 304
+  # A key the cache does not hold is not confirmed, whatever the client sends.
+  s=$(req GET "/api/models/$gone" -H 'If-None-Match: *'); expect_error 404 not_found "$s"
+  s=$(req GET "/api/models/$gone" -H "If-None-Match: \"$gone\""); expect_error 404 not_found "$s"
+  s=$(req HEAD "/api/models/$gone" -H 'If-None-Match: *'); expect_eq "HEAD, *" "$s" 404
+  # Nor one that was there and is gone.
+  sqlite3 "$INST_DIR/cache.sqlite" "PRAGMA busy_timeout=5000; DELETE FROM blobs WHERE key = '$key';"
+  s=$(req GET "/api/models/$key" -H "If-None-Match: \"$key\""); expect_error 404 not_found "$s"
+}
+check "If-None-Match (* or the tag) answers 304 only for a key the cache holds" t_if_none_match
+
 # A cache of 2 KiB holds two 684-byte cubes, not three: the least recently used goes.
 inst_start SCADSERVE_CACHE_MAX=1500 || { finish; exit 1; }
 t_evict() {

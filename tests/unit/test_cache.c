@@ -652,8 +652,32 @@ out:
 	teardown();
 }
 
+TEST(has)
+{
+	unsigned char data[20000];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 30);
+	c = cache_open(path, 1 << 20);
+	CHECK_INT(cache_has(c, key("a")), 0);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
+	CHECK_INT(cache_has(c, key("a")), 1);
+	CHECK_INT(cache_has(c, key("b")), 0);
+	/* Gone once evicted or dropped. */
+	CHECK_INT(sql("DELETE FROM blobs"), 0);
+	CHECK_INT(cache_has(c, key("a")), 0);
+	/* A cache that cannot be opened has nothing. */
+	remove_db_files();
+	CHECK_INT(rmdir(dir), 0);
+	CHECK_INT(cache_has(c, key("a")), 0);
+	CHECK_INT(mkdir(dir, 0700), 0);
+	cache_free(c);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
     file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
-    large_blobs)
+    large_blobs, has)
