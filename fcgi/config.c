@@ -6,19 +6,66 @@
 #include "log.h"
 #include "text.h"
 
-/* Reads a size variable; keeps *out when unset. */
+#define CACHE_MAX_MAX (1ULL << 40)  /* 1T: SQLite's own ceiling with 4 KiB pages is 16T */
+
+/* A size as the settings write it: "64K", "1G", or plain bytes. */
+static void
+size_text(uint64_t v, char *out, size_t outlen)
+{
+	if (v >= (1ULL << 30) && v % (1ULL << 30) == 0)
+		snprintf(out, outlen, "%lluG", (unsigned long long)(v >> 30));
+	else if (v >= (1ULL << 20) && v % (1ULL << 20) == 0)
+		snprintf(out, outlen, "%lluM", (unsigned long long)(v >> 20));
+	else if (v >= (1ULL << 10) && v % (1ULL << 10) == 0)
+		snprintf(out, outlen, "%lluK", (unsigned long long)(v >> 10));
+	else
+		snprintf(out, outlen, "%llu", (unsigned long long)v);
+}
+
+/*
+ * Reads a size in bytes (bytes = 1) or a count of at most max; keeps *out when unset. The
+ * bounds keep every value clear of the int and size_t arithmetic it ends up in (FastCGI
+ * and SQLite lengths are ints), and a slip of a few zeros from making a limit that is none.
+ */
 static int
-get_size(const char *(*get)(const char *), const char *name, uint64_t *out, char *err,
-    size_t errlen)
+get_bounded(const char *(*get)(const char *), const char *name, uint64_t *out, uint64_t max,
+    int bytes, char *err, size_t errlen)
 {
 	const char *v = get(name);
+	uint64_t n;
+	char lim[32];
 
 	if (v == NULL || v[0] == '\0')
 		return 0;
-	if (text_parse_size(v, out) == 0 && *out > 0)
-		return 0;
-	snprintf(err, errlen, "%s=%s: expected a positive size such as 8M or 1G", name, v);
-	return -1;
+	if (text_parse_size(v, &n) != 0 || n == 0) {
+		snprintf(err, errlen, "%s=%s: expected a positive %s", name, v,
+		    bytes ? "size such as 8M or 1G" : "number");
+		return -1;
+	}
+	if (n > max) {
+		if (bytes)
+			size_text(max, lim, sizeof(lim));
+		else
+			snprintf(lim, sizeof(lim), "%llu", (unsigned long long)max);
+		snprintf(err, errlen, "%s=%s: at most %s", name, v, lim);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+get_size(const char *(*get)(const char *), const char *name, uint64_t *out, uint64_t max,
+    char *err, size_t errlen)
+{
+	return get_bounded(get, name, out, max, 1, err, errlen);
+}
+
+static int
+get_count(const char *(*get)(const char *), const char *name, uint64_t *out, uint64_t max,
+    char *err, size_t errlen)
+{
+	return get_bounded(get, name, out, max, 0, err, errlen);
 }
 
 static int
@@ -75,27 +122,29 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	    get_path(get, "SCADSERVE_STATE_DIR", c->state_dir, sizeof(c->state_dir), "var",
 	    err, errlen))
 		return -1;
-	snprintf(def, sizeof(def), "%s/cache.sqlite", c->state_dir);
+	if (text_printf(def, sizeof(def), "%s/cache.sqlite", c->state_dir))
+		goto long_state;
 	if (get_path(get, "SCADSERVE_CACHE", c->cache_path, sizeof(c->cache_path), def, err,
 	    errlen))
 		return -1;
-	snprintf(def, sizeof(def), "%s/tmp", c->state_dir);
+	if (text_printf(def, sizeof(def), "%s/tmp", c->state_dir))
+		goto long_state;
 	if (get_path(get, "SCADSERVE_TMPDIR", c->tmp_dir, sizeof(c->tmp_dir), def, err, errlen))
 		return -1;
 	if (get_path(get, "SCADSERVE_LOG_FILE", c->log_file, sizeof(c->log_file), "", err,
 	    errlen))
 		return -1;
-	if (get_size(get, "SCADSERVE_CACHE_MAX", &c->cache_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_BODY_MAX", &c->body_max, err, errlen) ||
+	if (get_size(get, "SCADSERVE_CACHE_MAX", &c->cache_max, CACHE_MAX_MAX, err, errlen) ||
+	    get_size(get, "SCADSERVE_BODY_MAX", &c->body_max, 1ULL << 30, err, errlen) ||
 	    get_seconds(get, "SCADSERVE_TIMEOUT", &c->timeout, err, errlen) ||
-	    get_size(get, "SCADSERVE_CPU_MAX", &cpu, err, errlen) ||
-	    get_size(get, "SCADSERVE_MEMORY_MAX", &c->memory_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_OUTPUT_MAX", &c->output_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_LOG_MAX", &c->log_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_FILES_MAX", &c->files_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_NPROC_MAX", &c->nproc_max, err, errlen) ||
-	    get_size(get, "SCADSERVE_RENDER_SLOTS", &slots, err, errlen) ||
-	    get_size(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, err, errlen) ||
+	    get_count(get, "SCADSERVE_CPU_MAX", &cpu, 7 * 86400, err, errlen) ||
+	    get_size(get, "SCADSERVE_MEMORY_MAX", &c->memory_max, 1ULL << 40, err, errlen) ||
+	    get_size(get, "SCADSERVE_OUTPUT_MAX", &c->output_max, 1ULL << 30, err, errlen) ||
+	    get_size(get, "SCADSERVE_LOG_MAX", &c->log_max, 64ULL << 20, err, errlen) ||
+	    get_count(get, "SCADSERVE_FILES_MAX", &c->files_max, 4096, err, errlen) ||
+	    get_count(get, "SCADSERVE_NPROC_MAX", &c->nproc_max, 65536, err, errlen) ||
+	    get_count(get, "SCADSERVE_RENDER_SLOTS", &slots, 1024, err, errlen) ||
+	    get_count(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, 1024, err, errlen) ||
 	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen))
 		return -1;
 	if (c->timeout > 86400 || c->queue_wait > 86400) {
@@ -104,10 +153,6 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 		return -1;
 	}
 	c->cpu_max = cpu ? cpu : (uint64_t)c->timeout + 5;
-	if (slots > 1024) {
-		snprintf(err, errlen, "SCADSERVE_RENDER_SLOTS: at most 1024");
-		return -1;
-	}
 	c->slots = (int)slots;
 	v = get("SCADSERVE_BACKEND");
 	if (v == NULL || v[0] == '\0')
@@ -130,4 +175,8 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 		}
 	}
 	return 0;
+long_state:
+	/* A default path built from the state folder did not fit. */
+	snprintf(err, errlen, "SCADSERVE_STATE_DIR: path too long");
+	return -1;
 }

@@ -1,4 +1,5 @@
 /* test_config.c -- tests for fcgi/config.c: defaults, each variable, bad values */
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -266,5 +267,54 @@ TEST(huge_timeout)
 		CHECK((double)c.cpu_max >= c.timeout);
 }
 
+/* name=over is refused, saying "at most" and naming the variable; name=max is taken. */
+static void
+check_bound(const char *name, const char *max, const char *over, int line)
+{
+	struct config c;
+	char err[256];
+
+	check_bad(name, over, line);
+	env_clear();
+	env_set(name, over);
+	parse(&c, err, sizeof(err));
+	unit_check_has(err, "at most", __FILE__, line, "err", "at most");
+	env_clear();
+	env_set(name, max);
+	if (!unit_check(parse(&c, err, sizeof(err)) == 0, __FILE__, line, max))
+		printf("#   %s\n", err);
+}
+
+TEST(upper_bounds)
+{
+	struct config c;
+	char err[256];
+
+	/* Sizes end up in int lengths (FastCGI, SQLite) and rlimits: none may be unbounded. */
+	check_bound("SCADSERVE_BODY_MAX", "1G", "1025M", __LINE__);
+	check_bound("SCADSERVE_OUTPUT_MAX", "1G", "1073741825", __LINE__);
+	check_bound("SCADSERVE_CACHE_MAX", "1024G", "1025G", __LINE__);
+	check_bound("SCADSERVE_MEMORY_MAX", "1024G", "1025G", __LINE__);
+	check_bound("SCADSERVE_LOG_MAX", "64M", "65M", __LINE__);
+	check_bound("SCADSERVE_CPU_MAX", "604800", "604801", __LINE__);
+	check_bound("SCADSERVE_FILES_MAX", "4096", "4097", __LINE__);
+	check_bound("SCADSERVE_NPROC_MAX", "65536", "65537", __LINE__);
+	check_bound("SCADSERVE_RENDER_SLOTS", "1024", "1025", __LINE__);
+	check_bound("SCADSERVE_QUEUE_MAX", "1024", "1025", __LINE__);
+	/* What would wrap an int once cast: refused, not wrapped. */
+	check_bad("SCADSERVE_BODY_MAX", "4G", __LINE__);
+	check_bad("SCADSERVE_BODY_MAX", "4294967297", __LINE__);
+	check_bad("SCADSERVE_RENDER_SLOTS", "4294967297", __LINE__);
+	/* The message gives the bound as the settings write it. */
+	env_clear();
+	env_set("SCADSERVE_BODY_MAX", "2G");
+	CHECK_INT(parse(&c, err, sizeof(err)), -1);
+	CHECK_STR(err, "SCADSERVE_BODY_MAX=2G: at most 1G");
+	env_clear();
+	env_set("SCADSERVE_QUEUE_MAX", "5000");
+	CHECK_INT(parse(&c, err, sizeof(err)), -1);
+	CHECK_STR(err, "SCADSERVE_QUEUE_MAX=5000: at most 1024");
+}
+
 UNIT_MAIN(defaults, empty_means_unset, each_variable, explicit_paths_and_cpu,
-    backends_and_levels, bad_values, bad_paths, huge_timeout)
+    backends_and_levels, bad_values, bad_paths, huge_timeout, upper_bounds)
