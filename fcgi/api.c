@@ -32,6 +32,7 @@ struct call {
 	const char *method;
 	int head;                  /* HEAD: headers only */
 	char id[40];               /* request id: the client's UUID or a new one */
+	const char *not_stored;    /* why a rendered result was not cached, for X-Cache-Store */
 	struct err e;
 };
 
@@ -107,7 +108,9 @@ send_model(struct call *c, const char *key, const char *ctype, const unsigned ch
 		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\nX-Cache: %s\r\n"
 		    "X-Render-Time: %.3f\r\nContent-Location: /api/models/%s\r\n"
 		    "Content-Disposition: inline; filename=\"model.%s\"\r\n"
-		    "Cache-Control: no-store\r\n", key, cache_state, seconds, key, fmt->ext);
+		    "Cache-Control: no-store\r\n%s%s%s", key, cache_state, seconds, key, fmt->ext,
+		    c->not_stored ? "X-Cache-Store: " : "", c->not_stored ? c->not_stored : "",
+		    c->not_stored ? "\r\n" : "");
 	else
 		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n"
 		    "Cache-Control: public, max-age=31536000, immutable\r\n", key);
@@ -128,7 +131,8 @@ box_for(const struct app *app, const struct req_render *r, const struct scratch 
 	box->wall_seconds = r->timeout > 0 ? r->timeout : app->cfg.timeout;
 	box->cpu_seconds = app->cfg.cpu_max;
 	box->address_space = app->cfg.memory_max;
-	box->file_size = app->cfg.output_max + 1;
+	/* Text formats stop at their own, smaller limit (SIGXFSZ): output_too_large. */
+	box->file_size = (r->format->text ? app->cfg.text_output_max : app->cfg.output_max) + 1;
 	box->open_files = 256;
 	box->processes = app->cfg.nproc_max;
 	box->scratch = s->dir;
@@ -216,7 +220,7 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	ci.run = &res;
 	ci.format = r->format;
 	ci.output_size = size == -2 ? (long long)app->cfg.output_max + 1 : size;
-	ci.output_max = app->cfg.output_max;
+	ci.output_max = box.file_size - 1;	/* the limit for this format */
 	ci.timeout = box.wall_seconds;
 	ci.memory_max = app->cfg.memory_max;
 	if (classify_run(&ci, &c->e) != ERR_NONE) {
@@ -298,9 +302,18 @@ handle_render(struct call *c)
 		goto fail;
 	}
 	slot_release(slot);
-	if (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id,
-	    summary) == 0)
+	switch (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id,
+	    summary)) {
+	case CACHE_STORED:
 		metrics_add(M_CACHE_STORES, 1);
+		break;
+	case CACHE_TOO_LARGE:
+		c->not_stored = "too_large";	/* over SCADSERVE_CACHE_ENTRY_MAX */
+		break;
+	default:
+		c->not_stored = "failed";
+		break;
+	}
 	send_model(c, key, r.format->content_type, data, len, "miss", seconds, r.format, summary);
 	goto out;
 fail:

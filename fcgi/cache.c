@@ -67,6 +67,7 @@ static const char schema[] =
 struct cache {
 	char *path;
 	uint64_t max_bytes;
+	uint64_t entry_max;            /* largest entry stored */
 	sqlite3 *db;                   /* NULL while closed */
 	sqlite3_stmt *st[ST__MAX];
 	dev_t dev;                     /* identity of the file we have open */
@@ -212,7 +213,7 @@ fail:
 }
 
 struct cache *
-cache_open(const char *path, uint64_t max_bytes)
+cache_open(const char *path, uint64_t max_bytes, uint64_t entry_max)
 {
 	struct cache *c;
 
@@ -223,6 +224,7 @@ cache_open(const char *path, uint64_t max_bytes)
 		return NULL;
 	}
 	c->max_bytes = max_bytes;
+	c->entry_max = entry_max < max_bytes ? entry_max : max_bytes;
 	db_ready(c);
 	return c;
 }
@@ -390,7 +392,7 @@ evict(struct cache *c, const char *keep)
 	}
 }
 
-int
+enum cache_store
 cache_put(struct cache *c, const char *key, const char *content_type, const void *data,
     size_t size, const char *renderer, const char *log)
 {
@@ -398,13 +400,15 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 	char sum[33];
 	int rc;
 
-	if (size > c->max_bytes || size > 0x7fffffff)
-		return -1;	/* would evict everything and still not fit */
+	if (size > c->entry_max || size > 0x7fffffff)
+		return CACHE_TOO_LARGE;	/* would evict too much (or all, and still not fit) */
 	if (db_ready(c))
-		return -1;
+		return CACHE_FAILED;
 	checksum(size ? data : "", size, sum);
-	if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
-		return db_fail(c, rc, "begin");
+	if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		db_fail(c, rc, "begin");
+		return CACHE_FAILED;
+	}
 	st = c->st[ST_PUT];
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, content_type, -1, SQLITE_STATIC);
@@ -423,15 +427,16 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 		goto fail_closed;
 	if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
-	return 0;
+	return CACHE_STORED;
 fail:
 	if (c->db != NULL)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return db_fail(c, rc, "store");
+	db_fail(c, rc, "store");
+	return CACHE_FAILED;
 fail_closed:
 	if (c->db != NULL)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
+	return CACHE_FAILED;
 }
 
 int

@@ -102,7 +102,7 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
     size_t errlen)
 {
 	char def[1100];
-	uint64_t slots = nproc > 0 ? (uint64_t)nproc : 1, cpu = 0;
+	uint64_t slots = nproc > 0 ? (uint64_t)nproc : 1, cpu = 0, text = 0, entry = 0;
 	const char *v;
 
 	memset(c, 0, sizeof(*c));
@@ -140,6 +140,8 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	    get_count(get, "SCADSERVE_CPU_MAX", &cpu, 7 * 86400, err, errlen) ||
 	    get_size(get, "SCADSERVE_MEMORY_MAX", &c->memory_max, 1ULL << 40, err, errlen) ||
 	    get_size(get, "SCADSERVE_OUTPUT_MAX", &c->output_max, 1ULL << 30, err, errlen) ||
+	    get_size(get, "SCADSERVE_TEXT_OUTPUT_MAX", &text, 1ULL << 30, err, errlen) ||
+	    get_size(get, "SCADSERVE_CACHE_ENTRY_MAX", &entry, 512ULL << 20, err, errlen) ||
 	    get_size(get, "SCADSERVE_LOG_MAX", &c->log_max, 64ULL << 20, err, errlen) ||
 	    get_count(get, "SCADSERVE_FILES_MAX", &c->files_max, 4096, err, errlen) ||
 	    get_count(get, "SCADSERVE_NPROC_MAX", &c->nproc_max, 65536, err, errlen) ||
@@ -153,6 +155,25 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 		return -1;
 	}
 	c->cpu_max = cpu ? cpu : (uint64_t)c->timeout + 5;
+	/*
+	 * A few bytes of source can ask for megabytes of echo, CSG tree or AST at almost no
+	 * cost; geometry at least costs its render time. Text formats get a smaller limit.
+	 */
+	if (text > c->output_max) {
+		snprintf(err, errlen, "SCADSERVE_TEXT_OUTPUT_MAX=%s: at most SCADSERVE_OUTPUT_MAX",
+		    get("SCADSERVE_TEXT_OUTPUT_MAX"));
+		return -1;
+	}
+	c->text_output_max = text ? text : c->output_max < (1ULL << 20) ? c->output_max :
+	    1ULL << 20;
+	/* The largest result stored: one render may evict at most this much of the cache. */
+	if (entry > c->cache_max) {
+		snprintf(err, errlen, "SCADSERVE_CACHE_ENTRY_MAX=%s: at most SCADSERVE_CACHE_MAX",
+		    get("SCADSERVE_CACHE_ENTRY_MAX"));
+		return -1;
+	}
+	c->cache_entry_max = entry ? entry : c->cache_max / 16 < (16ULL << 20) ?
+	    c->cache_max / 16 : 16ULL << 20;
 	c->slots = (int)slots;
 	v = get("SCADSERVE_BACKEND");
 	if (v == NULL || v[0] == '\0')

@@ -16,6 +16,8 @@ struct config {
 	uint64_t cpu_max;          /* SCADSERVE_CPU_MAX: timeout + 5 (seconds) */
 	uint64_t memory_max;       /* SCADSERVE_MEMORY_MAX: 2G (address space) */
 	uint64_t output_max;       /* SCADSERVE_OUTPUT_MAX: 64M */
+	uint64_t text_output_max;  /* SCADSERVE_TEXT_OUTPUT_MAX: 1M (csg, echo, ast) */
+	uint64_t cache_entry_max;  /* SCADSERVE_CACHE_ENTRY_MAX: cache_max / 16, at most 16M */
 	uint64_t log_max;          /* SCADSERVE_LOG_MAX: 64K */
 	uint64_t files_max;        /* SCADSERVE_FILES_MAX: 64 companion files */
 	uint64_t nproc_max;        /* SCADSERVE_NPROC_MAX: 512 */

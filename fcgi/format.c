@@ -4,17 +4,17 @@
 #include "format.h"
 
 static const struct format formats[] = {
-	{ "stl",      "binstl",   "stl", "model/stl",               FORMAT_3D },
-	{ "asciistl", "asciistl", "stl", "model/stl",               FORMAT_3D },
-	{ "off",      "off",      "off", "text/plain; charset=utf-8", FORMAT_3D },
-	{ "amf",      "amf",      "amf", "application/x-amf",       FORMAT_3D },
-	{ "3mf",      "3mf",      "3mf", "model/3mf",               FORMAT_3D },
-	{ "dxf",      "dxf",      "dxf", "image/vnd.dxf",           FORMAT_2D },
-	{ "svg",      "svg",      "svg", "image/svg+xml",           FORMAT_2D },
-	{ "pdf",      "pdf",      "pdf", "application/pdf",         FORMAT_2D },
-	{ "csg",      "csg",      "csg", "text/plain; charset=utf-8", FORMAT_ANY },
-	{ "echo",     "echo",     "echo", "text/plain; charset=utf-8", FORMAT_ANY },
-	{ "ast",      "ast",      "ast", "text/plain; charset=utf-8", FORMAT_ANY },
+	{ "stl",      "binstl",   "stl", "model/stl",               FORMAT_3D, 0 },
+	{ "asciistl", "asciistl", "stl", "model/stl",               FORMAT_3D, 0 },
+	{ "off",      "off",      "off", "text/plain; charset=utf-8", FORMAT_3D, 0 },
+	{ "amf",      "amf",      "amf", "application/x-amf",       FORMAT_3D, 0 },
+	{ "3mf",      "3mf",      "3mf", "model/3mf",               FORMAT_3D, 0 },
+	{ "dxf",      "dxf",      "dxf", "image/vnd.dxf",           FORMAT_2D, 0 },
+	{ "svg",      "svg",      "svg", "image/svg+xml",           FORMAT_2D, 0 },
+	{ "pdf",      "pdf",      "pdf", "application/pdf",         FORMAT_2D, 0 },
+	{ "csg",      "csg",      "csg", "text/plain; charset=utf-8", FORMAT_ANY, 1 },
+	{ "echo",     "echo",     "echo", "text/plain; charset=utf-8", FORMAT_ANY, 1 },
+	{ "ast",      "ast",      "ast", "text/plain; charset=utf-8", FORMAT_ANY, 1 },
 };
 
 #define FORMAT_N ((int)(sizeof(formats) / sizeof(formats[0])))

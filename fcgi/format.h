@@ -15,6 +15,8 @@ struct format {
 	const char *ext;           /* file extension OpenSCAD knows it by */
 	const char *content_type;  /* HTTP Content-Type of the result */
 	enum format_dim dim;
+	int text;                  /* 1: a text the model writes without geometry (csg, echo,
+	                              ast): cheap to make huge, so it has a smaller output limit */
 };
 
 /* The format with this name, or NULL. */

@@ -119,7 +119,8 @@ main(int argc, char *argv[])
 		    "set SCADSERVE_OPENSCAD to an OpenSCAD binary", app.cfg.openscad);
 		return 1;
 	}
-	if ((app.cache = cache_open(app.cfg.cache_path, app.cfg.cache_max)) == NULL) {
+	if ((app.cache = cache_open(app.cfg.cache_path, app.cfg.cache_max,
+	    app.cfg.cache_entry_max)) == NULL) {
 		log_msg(LOG_ERROR, NULL, "out of memory");
 		return 1;
 	}

@@ -115,8 +115,38 @@ t_if_none_match() {
 }
 check "If-None-Match (* or the tag) answers 304 only for a key the cache holds" t_if_none_match
 
-# A cache of 2 KiB holds two 684-byte cubes, not three: the least recently used goes.
-inst_start SCADSERVE_CACHE_MAX=1500 || { finish; exit 1; }
+# echo_src N: a model whose echo output is N lines of 109 bytes, made in a fraction of a second.
+echo_src() {
+  printf 's = "%s";\nx = [for (i = [1:%d]) echo(s) i];\n' "$(printf 'x%.0s' $(seq 1 100))" "$1"
+}
+
+# render_fmt FORMAT SOURCE: POST raw source for a format; prints the status.
+render_fmt() {
+  printf '%s' "$2" > "$TMP/src.scad"
+  req POST "/api/render?format=$1" -H 'Content-Type: text/plain' --data-binary @"$TMP/src.scad"
+}
+
+t_text_output_limit() {
+  local s before
+  before=$(cache_entries)
+  # 150 bytes of source asking for 11 MB of echo (or 12 MB of CSG tree): stopped at 1 MiB.
+  s=$(render_fmt echo "$(echo_src 100000)")
+  expect_error 422 output_too_large "$s"
+  jq -r .error.message "$TMP/body" | grep -q '1048576 bytes' ||
+    fail "message does not give the text limit: $(jq -r .error.message "$TMP/body")"
+  s=$(render_fmt csg 'for (i = [0:999], j = [0:99]) translate([i, j, 0]) cube(1);')
+  expect_error 422 output_too_large "$s"
+  expect_eq "cache entries" "$(cache_entries)" "$before"
+  [ -z "$(ls -A "$INST_DIR/tmp")" ] || fail "scratch left: $(ls "$INST_DIR/tmp")"
+  # Under the limit, text renders as before; geometry keeps SCADSERVE_OUTPUT_MAX.
+  s=$(render_fmt echo "$(echo_src 5000)")
+  expect_eq "545 KB of echo" "$s" 200
+  expect_eq size "$(stat -c %s "$TMP/body")" 545000
+}
+check "text formats (echo, csg) stop at SCADSERVE_TEXT_OUTPUT_MAX" t_text_output_limit
+
+# A cache of 1500 bytes holds two 684-byte cubes, not three: the least recently used goes.
+inst_start SCADSERVE_CACHE_MAX=1500 SCADSERVE_CACHE_ENTRY_MAX=1500 || { finish; exit 1; }
 t_evict() {
   local s k1
   s=$(render_src 'cube(1);'); k1=$(header ETag); k1=${k1//\"/}
@@ -131,5 +161,30 @@ t_evict() {
   [ "$(metric scadserve_cache_evictions_total)" -ge 1 ] || fail "evictions not counted"
 }
 check "size cap: least recently used entries are evicted" t_evict
+
+# A result over SCADSERVE_CACHE_ENTRY_MAX is answered, not stored: it evicts nothing.
+inst_start SCADSERVE_CACHE_MAX=4M SCADSERVE_CACHE_ENTRY_MAX=256K || { finish; exit 1; }
+t_largest_entry() {
+  local s key i
+  for i in 1 2 3; do render_src "cube($i);" >/dev/null; done
+  expect_eq entries "$(cache_entries)" 3
+  for i in miss miss; do
+    s=$(render_fmt echo "$(echo_src 3000)")
+    expect_eq status "$s" 200
+    expect_eq size "$(stat -c %s "$TMP/body")" 327000
+    expect_eq X-Cache "$(header X-Cache)" "$i"
+    expect_eq X-Cache-Store "$(header X-Cache-Store)" too_large
+  done
+  key=$(header ETag); key=${key//\"/}
+  expect_eq "entries: none evicted, none added" "$(cache_entries)" 3
+  s=$(req GET "/api/models/$key"); expect_error 404 not_found "$s"
+  # Under the limit: stored, and the header is absent.
+  s=$(render_fmt echo "$(echo_src 2000)")
+  expect_eq status "$s" 200
+  expect_eq X-Cache-Store "$(header X-Cache-Store)" ""
+  s=$(render_fmt echo "$(echo_src 2000)")
+  expect_eq "then" "$(header X-Cache)" hit
+}
+check "a result over SCADSERVE_CACHE_ENTRY_MAX is answered but not stored" t_largest_entry
 
 finish

@@ -149,7 +149,7 @@ TEST(round_trip)
 	setup();
 	fill(data, sizeof(data), 1);
 	data[0] = 0;
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	if (!CHECK(c != NULL))
 		goto out;
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer,
@@ -163,7 +163,7 @@ TEST(round_trip)
 	}
 	/* And again, from a new handle: it is on disk. */
 	cache_free(c);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK(holds(c, key("a"), data, sizeof(data)));
 	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
 		CHECK_STR(e.content_type, "model/stl");
@@ -181,7 +181,7 @@ TEST(content_types)
 	struct cache *c;
 
 	setup();
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("svg"), "image/svg+xml", "<svg/>", 6, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("off"), "text/plain; charset=utf-8", "OFF\n", 4, renderer, ""),
 	    0);
@@ -204,7 +204,7 @@ TEST(empty_blob)
 
 	/* cache_put takes size 0; such an entry must read back as a hit of 0 bytes. */
 	setup();
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("empty"), "text/plain", "", 0, renderer, ""), 0);
 	if (CHECK_INT(cache_get(c, key("empty"), &e), 1)) {
 		CHECK_INT(e.size, 0);
@@ -221,7 +221,7 @@ TEST(miss)
 	struct cache *c;
 
 	setup();
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	memset(&e, 0x5a, sizeof(e));
 	CHECK_INT(cache_get(c, key("nothing"), &e), 0);
 	CHECK(e.data == NULL);
@@ -240,7 +240,7 @@ TEST(overwrite)
 	int64_t n, bytes;
 
 	setup();
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", "first", 5, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("a"), "model/3mf", "second!", 7, renderer, ""), 0);
 	if (CHECK_INT(cache_get(c, key("a"), &e), 1)) {
@@ -267,7 +267,7 @@ TEST(checksum_failure_zeroed)
 
 	setup();
 	fill(data, sizeof(data), 2);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 10, renderer, ""), 0);
 	snprintf(stmt, sizeof(stmt), "UPDATE blobs SET data = zeroblob(size) WHERE key = '%s'",
@@ -300,7 +300,7 @@ TEST(checksum_failure_one_byte)
 
 	setup();
 	fill(data, sizeof(data), 3);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	/* Change one byte in the middle, keeping the size. */
 	data[500] ^= 1;
@@ -334,7 +334,7 @@ TEST(lru_evicts_oldest_first)
 
 	setup();
 	fill(data, sizeof(data), 4);
-	c = cache_open(path, 1000);	/* room for three of 300 bytes */
+	c = cache_open(path, 1000, 1000);	/* room for three of 300 bytes */
 	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer, ""), 0);
@@ -363,7 +363,7 @@ TEST(lru_get_refreshes)
 
 	setup();
 	fill(data, sizeof(data), 5);
-	c = cache_open(path, 1000);
+	c = cache_open(path, 1000, 1000);
 	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer, ""), 0);
 	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer, ""), 0);
@@ -391,7 +391,7 @@ TEST(lru_many_small)
 
 	setup();
 	fill(data, sizeof(data), 6);
-	c = cache_open(path, 2000);	/* room for 20 */
+	c = cache_open(path, 2000, 2000);	/* room for 20 */
 	for (i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "m%d", i);
 		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer, ""), 0);
@@ -421,9 +421,10 @@ TEST(larger_than_cap)
 
 	setup();
 	fill(data, sizeof(data), 7);
-	c = cache_open(path, 150);
+	c = cache_open(path, 150, 150);
 	CHECK_INT(cache_put(c, key("small"), "model/stl", data, 100, renderer, ""), 0);
-	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 151, renderer, ""), -1);
+	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 151, renderer, ""),
+	    CACHE_TOO_LARGE);
 	CHECK_INT(cache_get(c, key("big"), &(struct cache_entry){ 0 }), 0);
 	/* Refusing it evicted nothing. */
 	CHECK(holds(c, key("small"), data, 100));
@@ -443,7 +444,7 @@ TEST(file_deleted_while_open)
 
 	setup();
 	fill(data, sizeof(data), 8);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), 0);
 	remove_db_files();
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
@@ -483,7 +484,7 @@ TEST(file_garbage_while_open)
 
 	setup();
 	fill(data, sizeof(data), 9);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), 0);
 	/* Another connection checkpoints, so the garbage hits the data, not just a header. */
 	CHECK_INT(sql("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
@@ -513,7 +514,7 @@ TEST(file_garbage_before_open)
 		CHECK(write(fd, "this is not a database, not at all, no......", 44) == 44);
 		close(fd);
 	}
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	if (!CHECK(c != NULL))
 		goto out;
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
@@ -532,8 +533,8 @@ TEST(two_handles)
 
 	setup();
 	fill(data, sizeof(data), 11);
-	a = cache_open(path, 1 << 20);
-	b = cache_open(path, 1 << 20);
+	a = cache_open(path, 1 << 20, 1 << 20);
+	b = cache_open(path, 1 << 20, 1 << 20);
 	CHECK(a != NULL && b != NULL);
 	CHECK_INT(cache_put(a, key("x"), "model/stl", data, 256, renderer, ""), 0);
 	CHECK(holds(b, key("x"), data, 256));
@@ -563,7 +564,7 @@ TEST(stats)
 
 	setup();
 	fill(data, sizeof(data), 12);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_stats(c, &n, &bytes), 0);
 	CHECK_INT(n, 0);
 	CHECK_INT(bytes, 0);
@@ -589,11 +590,11 @@ TEST(unusable_path_then_usable)
 	cache_free(NULL);	/* does nothing */
 	snprintf(sub, sizeof(sub), "%s/later", dir);
 	snprintf(path, sizeof(path), "%s/later/cache.sqlite", dir);
-	c = cache_open(path, 1 << 20);	/* the folder is not there yet */
+	c = cache_open(path, 1 << 20, 1 << 20);	/* the folder is not there yet */
 	if (!CHECK(c != NULL))
 		goto out;
 	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
-	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer, ""), -1);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 10, renderer, ""), CACHE_FAILED);
 	CHECK_INT(cache_stats(c, &n, &bytes), -1);
 	/* Once it can be opened, it is. */
 	CHECK_INT(mkdir(sub, 0700), 0);
@@ -623,7 +624,7 @@ TEST(large_blobs)
 
 	setup();
 	data = malloc(700000);
-	c = cache_open(path, 64 << 20);
+	c = cache_open(path, 64 << 20, 64 << 20);
 	if (!CHECK(data != NULL && c != NULL))
 		goto out;
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -659,7 +660,7 @@ TEST(has)
 
 	setup();
 	fill(data, sizeof(data), 30);
-	c = cache_open(path, 1 << 20);
+	c = cache_open(path, 1 << 20, 1 << 20);
 	CHECK_INT(cache_has(c, key("a")), 0);
 	CHECK_INT(cache_put(c, key("a"), "model/stl", data, sizeof(data), renderer, ""), 0);
 	CHECK_INT(cache_has(c, key("a")), 1);
@@ -676,8 +677,50 @@ TEST(has)
 	teardown();
 }
 
+TEST(largest_entry)
+{
+	unsigned char data[1000];
+	struct cache *c;
+	int64_t n, bytes;
+	char name[16];
+	int i;
+
+	setup();
+	fill(data, sizeof(data), 31);
+	/* A cap of 1000 bytes, entries of at most 250: a large result cannot flush the rest. */
+	c = cache_open(path, 1000, 250);
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, 200, renderer, ""),
+		    CACHE_STORED);
+	}
+	CHECK_INT(cache_put(c, key("big"), "text/plain", data, 251, renderer, ""),
+	    CACHE_TOO_LARGE);
+	CHECK_INT(cache_put(c, key("huge"), "text/plain", data, 1000, renderer, ""),
+	    CACHE_TOO_LARGE);
+	CHECK_INT(cache_has(c, key("big")), 0);
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 4);		/* nothing was evicted for them */
+	CHECK_INT(bytes, 800);
+	/* Exactly the largest entry is stored, evicting just enough. */
+	CHECK_INT(cache_put(c, key("edge"), "text/plain", data, 250, renderer, ""),
+	    CACHE_STORED);
+	CHECK(holds(c, key("edge"), data, 250));
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK_INT(n, 4);
+	cache_free(c);
+	/* An entry limit above the cap is the cap. */
+	c = cache_open(path, 300, 5000);
+	CHECK_INT(cache_put(c, key("over"), "text/plain", data, 301, renderer, ""),
+	    CACHE_TOO_LARGE);
+	CHECK_INT(cache_put(c, key("cap"), "text/plain", data, 300, renderer, ""),
+	    CACHE_STORED);
+	cache_free(c);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
     file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
-    large_blobs, has)
+    large_blobs, has, largest_entry)

@@ -316,5 +316,46 @@ TEST(upper_bounds)
 	CHECK_STR(err, "SCADSERVE_QUEUE_MAX=5000: at most 1024");
 }
 
+TEST(text_output_and_largest_entry)
+{
+	struct config c;
+	char err[256];
+
+	env_clear();
+	if (!CHECK_INT(parse(&c, err, sizeof(err)), 0))
+		return;
+	CHECK(c.text_output_max == 1ULL << 20);
+	CHECK(c.cache_entry_max == 16ULL << 20);	/* 1G / 16 = 64M, capped at 16M */
+	/* Defaults follow smaller limits: never above the output limit or 1/16 of the cache. */
+	env_set("SCADSERVE_OUTPUT_MAX", "512K");
+	env_set("SCADSERVE_CACHE_MAX", "64M");
+	if (CHECK_INT(parse(&c, err, sizeof(err)), 0)) {
+		CHECK(c.text_output_max == 512ULL << 10);
+		CHECK(c.cache_entry_max == 4ULL << 20);
+	}
+	env_clear();
+	env_set("SCADSERVE_TEXT_OUTPUT_MAX", "8M");
+	env_set("SCADSERVE_CACHE_ENTRY_MAX", "100M");
+	if (CHECK_INT(parse(&c, err, sizeof(err)), 0)) {
+		CHECK(c.text_output_max == 8ULL << 20);
+		CHECK(c.cache_entry_max == 100ULL << 20);
+	}
+	/* Explicit values past the limits they refine are refused, naming both. */
+	env_clear();
+	env_set("SCADSERVE_OUTPUT_MAX", "1M");
+	env_set("SCADSERVE_TEXT_OUTPUT_MAX", "2M");
+	CHECK_INT(parse(&c, err, sizeof(err)), -1);
+	CHECK_STR(err, "SCADSERVE_TEXT_OUTPUT_MAX=2M: at most SCADSERVE_OUTPUT_MAX");
+	env_clear();
+	env_set("SCADSERVE_CACHE_MAX", "10M");
+	env_set("SCADSERVE_CACHE_ENTRY_MAX", "11M");
+	CHECK_INT(parse(&c, err, sizeof(err)), -1);
+	CHECK_STR(err, "SCADSERVE_CACHE_ENTRY_MAX=11M: at most SCADSERVE_CACHE_MAX");
+	check_bound("SCADSERVE_CACHE_ENTRY_MAX", "512M", "513M", __LINE__);
+	check_bad("SCADSERVE_TEXT_OUTPUT_MAX", "0", __LINE__);
+	check_bad("SCADSERVE_CACHE_ENTRY_MAX", "lots", __LINE__);
+}
+
 UNIT_MAIN(defaults, empty_means_unset, each_variable, explicit_paths_and_cpu,
-    backends_and_levels, bad_values, bad_paths, huge_timeout, upper_bounds)
+    backends_and_levels, bad_values, bad_paths, huge_timeout, upper_bounds,
+    text_output_and_largest_entry)

@@ -178,5 +178,22 @@ TEST(probe_whole_words)
 	format_probe(NULL);
 }
 
-UNIT_MAIN(find, default_is_binary_stl, table, probe_2021_help, probe_without_list_keeps_all,
+TEST(text_formats)
+{
+	static const char *const text[] = { "csg", "echo", "ast" };
+	size_t i;
+	int n = 0;
+
+	/* These get SCADSERVE_TEXT_OUTPUT_MAX: a few bytes of source can ask for megabytes. */
+	for (i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+		if (CHECK(format_find(text[i]) != NULL))
+			CHECK_INT(format_find(text[i])->text, 1);
+	for (i = 0; i < (size_t)format_count(); i++)
+		n += format_at((int)i)->text;
+	CHECK_INT(n, 3);
+	CHECK_INT(format_find("stl")->text, 0);
+	CHECK_INT(format_find("svg")->text, 0);
+}
+
+UNIT_MAIN(find, text_formats, default_is_binary_stl, table, probe_2021_help, probe_without_list_keeps_all,
     probe_list_without_3mf, probe_whole_words)
