@@ -74,6 +74,7 @@ main(int argc, char *argv[])
 		log_msg(LOG_ERROR, NULL, "configuration: %s", err);
 		return 1;
 	}
+	umask(077);	/* the cache, its WAL, scratch files: this user's alone */
 	log_set_level(app.cfg.log_level);
 	/* spawn-fcgi points a forked worker's stderr at /dev/null: log where asked instead. */
 	if (app.cfg.log_file[0] != '\0') {

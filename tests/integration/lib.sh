@@ -8,6 +8,9 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/scadserve-test.XXXXXX")
+# Started as root, an instance runs as the unprivileged user scadserve, which must be able to
+# pass through this folder to its state directory (the state directory itself becomes its).
+chmod 0711 "$TMP"
 STLCMP=${STLCMP:-$ROOT/build/stlcmp}
 case "$STLCMP" in /*) ;; *) STLCMP="$ROOT/$STLCMP" ;; esac
 export SCADSERVE_BIN=${SCADSERVE_BIN:-build/scadserve}
@@ -17,6 +20,11 @@ INSTANCES=()
 BASE_URL=""
 INST_DIR=""
 TEST_NAME=$(basename "$0" .sh)
+# The stand-in renderer (a bash script, for faults the real OpenSCAD cannot produce on demand)
+# runs bash, sed, sleep... and reads /proc and /dev/zero: its instances widen the sandbox so.
+STANDIN="$ROOT/tests/integration/standins/faulty-openscad"
+STANDIN_ENV=(SCADSERVE_OPENSCAD="$STANDIN" SCADSERVE_SANDBOX_EXEC=/usr/bin:/usr/lib
+             SCADSERVE_SANDBOX_READ=/proc:/dev/zero)
 
 # A TCP port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range (where
 # a client connection of this or another test may hold any port at any moment).
@@ -33,7 +41,8 @@ free_port() {
   return 1
 }
 
-# inst_start [VAR=value ...]: a fresh instance with its own port and state directory. A start
+# inst_start [VAR=value ...]: a fresh instance with its own port and state directory (render
+# requests from loopback are not rate-limited unless VAR says otherwise). A start
 # that fails (another program may take the port between the check and nginx's bind) is tried
 # again on another port, twice; the third failure shows the logs.
 inst_start() {
@@ -43,8 +52,8 @@ inst_start() {
     port=$(free_port) || { echo "no free port" >&2; return 1; }
     rm -rf "$dir"
     mkdir -p "$dir"
-    if env "$@" PORT="$port" STATE_DIR="$dir" WORKERS="${WORKERS:-2}" \
-        "$ROOT/bin/scadservectl" start >"$dir.start.log" 2>&1; then
+    if env SCADSERVE_RATE_EXEMPT="127.0.0.1/32 ::1/128" "$@" PORT="$port" STATE_DIR="$dir" \
+        WORKERS="${WORKERS:-2}" "$ROOT/bin/scadservectl" start >"$dir.start.log" 2>&1; then
       INSTANCES+=("$port:$dir:$*")
       BASE_URL="http://127.0.0.1:$port"
       INST_DIR="$dir"
@@ -67,16 +76,20 @@ inst_stop() {
 # inst_restart [VAR=value ...]: the same state directory and port again.
 inst_restart() {
   inst_stop
-  env "$@" PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="${WORKERS:-2}" \
-    "$ROOT/bin/scadservectl" start >"$INST_DIR.start.log" 2>&1
+  env SCADSERVE_RATE_EXEMPT="127.0.0.1/32 ::1/128" "$@" PORT="$INST_PORT" \
+    STATE_DIR="$INST_DIR" WORKERS="${WORKERS:-2}" "$ROOT/bin/scadservectl" start >"$INST_DIR.start.log" 2>&1
 }
 
 # check "name" command args...: one test; its stderr is shown when it fails.
 check() {
-  local name=$1 out
+  local name=$1 out rc
   shift
   out="$TMP/check.out"
-  if ( set -e; "$@" ) >"$out" 2>&1; then
+  # Not inside `if`: bash ignores set -e in a condition (and in all it calls), so a check
+  # would pass whenever its last command did, whatever failed before it.
+  ( set -e; "$@" ) >"$out" 2>&1
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
     PASSED=$((PASSED + 1))
     echo "ok - $TEST_NAME: $name"
   else

@@ -4,8 +4,7 @@
 # running out of memory. Each answers its documented error, caches nothing, leaves nothing.
 . "$(dirname "$0")/lib.sh"
 
-STANDIN="$ROOT/tests/integration/standins/faulty-openscad"
-inst_start SCADSERVE_OPENSCAD="$STANDIN" SCADSERVE_TIMEOUT=4 SCADSERVE_OUTPUT_MAX=1M \
+inst_start "${STANDIN_ENV[@]}" SCADSERVE_TIMEOUT=4 SCADSERVE_OUTPUT_MAX=1M \
   SCADSERVE_MEMORY_MAX=256M || { echo "test_faults: 0 passed, 1 failed"; exit 1; }
 
 # fault NAME STATUS TYPE: the answer to a model asking for that fault, and what must follow.
@@ -21,8 +20,8 @@ fault() {
 }
 
 check "hang: timeout, the whole group killed" fault hang 422 timeout
-check "SIGSEGV: renderer_crashed" fault segv 500 renderer_crashed
-check "SIGABRT: renderer_crashed" fault abort 500 renderer_crashed
+check "SIGSEGV: renderer_crashed, an error about the model" fault segv 422 renderer_crashed
+check "SIGABRT: renderer_crashed, an error about the model" fault abort 422 renderer_crashed
 check "half a file then SIGKILL: nothing cached" fault partial 422 memory_limit
 check "output past SCADSERVE_OUTPUT_MAX: output_too_large" fault bigfile 422 output_too_large
 check "grandchildren (one escaped with setsid) are killed and reaped" fault grandchild 422 empty_model
@@ -30,7 +29,7 @@ check "memory past SCADSERVE_MEMORY_MAX: memory_limit" fault memory 422 memory_l
 
 t_flood() {
   local s rss
-  fault flood 500 renderer_crashed
+  fault flood 500 internal
   # The log kept is bounded: at most 64 KiB kept, 8 KiB answered.
   [ "$(jq -r '.error.log | length' "$TMP/body")" -le 8192 ] || fail "log not capped"
   jq -r .error.log "$TMP/body" | grep -q 'bytes of log dropped' || fail "no note of the dropped log"
@@ -71,7 +70,7 @@ check "the real OpenSCAD past SCADSERVE_MEMORY_MAX: memory_limit" t_real_memory
 
 # Render slots: with one slot taken by a hanging render, another render waits its turn and
 # is turned away with 503 and Retry-After when the wait runs out.
-inst_start SCADSERVE_OPENSCAD="$STANDIN" SCADSERVE_RENDER_SLOTS=1 SCADSERVE_QUEUE_WAIT=0.5 \
+inst_start "${STANDIN_ENV[@]}" SCADSERVE_RENDER_SLOTS=1 SCADSERVE_QUEUE_WAIT=0.5 \
   SCADSERVE_TIMEOUT=6 || { finish; exit 1; }
 t_overloaded() {
   local s i busy=0
