@@ -19,6 +19,9 @@
 #define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
 #define INLINE_MAX 16384        /* bytes: blobs up to this come with their row */
 #define SCHEMA_VERSION 3        /* PRAGMA user_version of the layout below */
+#define BUSY_MS 5000            /* how long a statement waits for another process's lock */
+#define WAL_LIMIT 4194304       /* bytes: a WAL left larger by a write is truncated */
+#define WAL_WAIT_MS 250         /* how long that truncation waits for readers to move on */
 #define TEXT_(x) #x
 #define TEXT(x) TEXT_(x)        /* a number macro as an SQL literal */
 
@@ -66,6 +69,7 @@ static const char schema[] =
 
 struct cache {
 	char *path;
+	char *wal;                     /* path-wal */
 	uint64_t max_bytes;
 	uint64_t entry_max;            /* largest entry stored */
 	sqlite3 *db;                   /* NULL while closed */
@@ -186,10 +190,15 @@ db_ready(struct cache *c)
 	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
-	sqlite3_busy_timeout(c->db, 5000);
-	/* mmap: a hit reads its blob's overflow pages without a pread() each. */
+	sqlite3_busy_timeout(c->db, BUSY_MS);
+	/*
+	 * mmap: a hit reads its blob's overflow pages without a pread() each. The WAL is
+	 * reused, not shrunk, after a checkpoint: journal_size_limit truncates it when it
+	 * starts over, and wal_bound right after a large write.
+	 */
+	sqlite3_wal_autocheckpoint(c->db, WAL_LIMIT / 4096);
 	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-	    "PRAGMA mmap_size=268435456;",
+	    "PRAGMA mmap_size=268435456; PRAGMA journal_size_limit=" TEXT(WAL_LIMIT) ";",
 	    NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = schema_ready(c->db);
@@ -219,10 +228,13 @@ cache_open(const char *path, uint64_t max_bytes, uint64_t entry_max)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->path = strdup(path)) == NULL) {
+	if ((c->path = strdup(path)) == NULL || (c->wal = malloc(strlen(path) + 5)) == NULL) {
+		free(c->path);
 		free(c);
 		return NULL;
 	}
+	memcpy(c->wal, path, strlen(path));
+	memcpy(c->wal + strlen(path), "-wal", 5);
 	c->max_bytes = max_bytes;
 	c->entry_max = entry_max < max_bytes ? entry_max : max_bytes;
 	db_ready(c);
@@ -236,6 +248,7 @@ cache_free(struct cache *c)
 		return;
 	db_close(c);
 	free(c->path);
+	free(c->wal);
 	free(c);
 }
 
@@ -300,6 +313,36 @@ out:
 	return rc;
 }
 
+/*
+ * Keeps the WAL small after a write. Left alone, it holds the largest transaction ever
+ * written (a write's pages go to the WAL first) and grows without end while readers keep
+ * a checkpoint from reaching its end. When the write left it over WAL_LIMIT: a PASSIVE
+ * checkpoint (never waits), and if that copied every page back, a TRUNCATE one that waits
+ * at most WAL_WAIT_MS for readers of older pages and empties the file. Else the next
+ * write tries again; journal_size_limit trims it whenever it starts over meanwhile.
+ */
+static void
+wal_bound(struct cache *c)
+{
+	struct stat st;
+	int rc, frames = 0, copied = 0;
+
+	if (c->db == NULL || stat(c->wal, &st) != 0 || st.st_size <= WAL_LIMIT)
+		return;
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+	if (rc == SQLITE_OK && copied == frames) {
+		sqlite3_busy_timeout(c->db, WAL_WAIT_MS);
+		rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+		    NULL);
+		sqlite3_busy_timeout(c->db, BUSY_MS);
+	}
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		log_msg(LOG_DEBUG, NULL, "cache WAL was %lld bytes: %s", (long long)st.st_size,
+		    rc == SQLITE_OK && copied == frames ? "truncated" : "readers hold it");
+	else
+		db_fail(c, rc, "checkpoint");
+}
+
 int
 cache_get(struct cache *c, const char *key, struct cache_entry *e)
 {
@@ -350,9 +393,10 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 	if (bad == 1) {
 		log_msg(LOG_WARN, NULL, "cache entry %s failed its checksum: dropped", key);
 		metrics_add(M_CACHE_CORRUPT, 1);
-		exec_key(c, ST_DEL, key, 0);
-	} else if (touch)
-		exec_key(c, ST_TOUCH, key, now);
+		if (exec_key(c, ST_DEL, key, 0) == 0)
+			wal_bound(c);
+	} else if (touch && exec_key(c, ST_TOUCH, key, now) == 0)
+		wal_bound(c);
 	if (!hit)
 		e->size = 0;
 	return hit;
@@ -427,6 +471,7 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 		goto fail_closed;
 	if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
+	wal_bound(c);
 	return CACHE_STORED;
 fail:
 	if (c->db != NULL)

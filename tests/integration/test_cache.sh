@@ -187,4 +187,30 @@ t_largest_entry() {
 }
 check "a result over SCADSERVE_CACHE_ENTRY_MAX is answered but not stored" t_largest_entry
 
+# The WAL: every write goes through it first; it must not keep the size of the largest one,
+# nor grow with the writes, however many stores and evictions there are.
+inst_start SCADSERVE_TEXT_OUTPUT_MAX=16M SCADSERVE_CACHE_MAX=24M SCADSERVE_CACHE_ENTRY_MAX=16M ||
+  { finish; exit 1; }
+wal_size() { stat -c %s "$INST_DIR/cache.sqlite-wal" 2>/dev/null || echo 0; }
+t_wal_bounded() {
+  local s i most=0 w limit=$((4 << 20))
+  s=$(render_fmt echo "$(echo_src 100000)")
+  expect_eq "11 MB of echo" "$s" 200
+  expect_eq X-Cache-Store "$(header X-Cache-Store)" ""
+  w=$(wal_size)
+  echo "# WAL after storing 10.9 MB: $w bytes"
+  [ "$w" -le "$limit" ] || fail "the WAL kept $w bytes after one large store"
+  for i in $(seq 1 14); do
+    s=$(render_fmt echo "$(echo_src $((20000 + i)))")
+    expect_eq "2.2 MB of echo, $i" "$s" 200
+    w=$(wal_size)
+    [ "$w" -le "$most" ] || most=$w
+    [ "$w" -le "$limit" ] || fail "store $i left the WAL at $w bytes"
+  done
+  echo "# WAL at most $most bytes between 14 stores of 2.2 MB into a 24 MB cache"
+  [ "$(metric scadserve_cache_evictions_total)" -ge 2 ] || fail "nothing was evicted"
+  [ "$(curl -s "$BASE_URL/api/health" | jq .cache.bytes)" -le $((24 << 20)) ] || fail "over the cap"
+}
+check "the WAL stays under 4 MiB through large stores and evictions" t_wal_bounded
+
 finish

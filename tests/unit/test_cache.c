@@ -719,8 +719,112 @@ TEST(largest_entry)
 	teardown();
 }
 
+#define WAL_LIMIT (4 << 20)	/* cache.c's bound on the WAL between writes */
+
+/* The size of the cache's WAL file, 0 if there is none. */
+static long long
+wal_size(void)
+{
+	struct stat st;
+	char wal[320];
+
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+TEST(wal_shrinks_after_a_large_write)
+{
+	unsigned char *data = malloc(10 << 20);
+	struct cache *c;
+	int i;
+
+	setup();
+	c = cache_open(path, 64 << 20, 16 << 20);
+	if (!CHECK(data != NULL && c != NULL))
+		goto out;
+	fill(data, 10 << 20, 32);
+	/* 10 MiB go through the WAL; it must not stay that size once they are in. */
+	CHECK_INT(cache_put(c, key("big"), "text/plain", data, 10 << 20, renderer, ""),
+	    CACHE_STORED);
+	CHECK(wal_size() <= WAL_LIMIT);
+	for (i = 0; i < 20; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", i);
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, 1000, renderer, ""),
+		    CACHE_STORED);
+	}
+	CHECK(wal_size() <= WAL_LIMIT);
+	CHECK(holds(c, key("big"), data, 10 << 20));
+out:
+	cache_free(c);
+	free(data);
+	teardown();
+}
+
+TEST(wal_bounded_through_stores_and_evictions)
+{
+	unsigned char data[100000];
+	struct cache *c;
+	sqlite3 *reader = NULL;
+	sqlite3_stmt *st = NULL;
+	long long most = 0, held;
+	int64_t n, bytes;
+	char name[16];
+	int i;
+
+	setup();
+	fill(data, sizeof(data), 33);
+	/* 1 MB of cache, 100 KB entries: every store from the tenth on evicts. */
+	c = cache_open(path, 1000000, 100000);
+	for (i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		data[0] = (unsigned char)i;
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer, ""),
+		    CACHE_STORED);
+		if (wal_size() > most)
+			most = wal_size();
+	}
+	/* 30 MB written in all; the WAL never held much more than its bound and one entry. */
+	printf("#   WAL at most %lld bytes over 300 stores of 100 KB\n", most);
+	CHECK(most <= WAL_LIMIT + 2 * (long long)sizeof(data));
+	CHECK_INT(cache_stats(c, &n, &bytes), 0);
+	CHECK(bytes <= 1000000);
+	/*
+	 * A reader that keeps a snapshot open holds every later page in the WAL (this is
+	 * how it grew to the size of the cache): it grows while the reader stays...
+	 */
+	if (!CHECK_INT(sqlite3_open(path, &reader), SQLITE_OK) ||
+	    !CHECK_INT(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK) ||
+	    !CHECK_INT(sqlite3_prepare_v2(reader, "SELECT count(*) FROM blobs", -1, &st, NULL),
+	    SQLITE_OK) || !CHECK_INT(sqlite3_step(st), SQLITE_ROW))
+		goto out;
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "r%d", i);
+		data[0] = (unsigned char)i;
+		CHECK_INT(cache_put(c, key(name), "model/stl", data, sizeof(data), renderer, ""),
+		    CACHE_STORED);
+	}
+	held = wal_size();
+	printf("#   WAL %lld bytes after 60 stores behind a reader\n", held);
+	CHECK(held > WAL_LIMIT);
+	/* ...and is cut back by the first write after it has gone. */
+	sqlite3_finalize(st);
+	st = NULL;
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	CHECK_INT(cache_put(c, key("after"), "model/stl", data, 1000, renderer, ""),
+	    CACHE_STORED);
+	printf("#   WAL %lld bytes after the reader left and one more store\n", wal_size());
+	CHECK(wal_size() <= WAL_LIMIT);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(reader);
+	cache_free(c);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
     file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
-    large_blobs, has, largest_entry)
+    large_blobs, has, largest_entry, wal_shrinks_after_a_large_write,
+    wal_bounded_through_stores_and_evictions)
