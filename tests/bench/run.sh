@@ -55,6 +55,7 @@ if [ ! -x "$ROOT/$SCADSERVE_BIN" ] && [ ! -x "$SCADSERVE_BIN" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/scadserve-bench.XXXXXX")
+chmod 0711 "$WORK"    # started as root, the instance runs as its own user and must get through
 INST_PORT="" INST_DIR="" WRK_PID=""
 RUN_ID="$(date +%s)-$$"
 
@@ -107,7 +108,8 @@ inst_start() {
     INST_DIR="$WORK/$name"
     rm -rf "$INST_DIR"
     mkdir -p "$INST_DIR"
-    if PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" "$CTL" start \
+    # No rate limit: the load generator is one client address sending thousands of renders.
+    if SCADSERVE_RATE_LIMIT=off PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" "$CTL" start \
         >"$WORK/$name.start.log" 2>&1; then
       BASE="http://127.0.0.1:$INST_PORT"
       return 0
@@ -249,8 +251,14 @@ done
 CEILING_BIN="$ROOT/build/bench/fcgi_constant"
 [ -x "$CEILING_BIN" ] || make -C "$ROOT" --no-print-directory build/bench/fcgi_constant >&2 ||
   die "building $CEILING_BIN failed"
+# Under the same user as the instance's workers (nginx's workers connect to both sockets).
+CEILING_USER=()
+if [ "$(id -u)" = 0 ]; then
+  u=$(stat -c %U "$INST_DIR")
+  CEILING_USER=(-u "$u" -g "$(id -gn "$u")" -U "$u" -G "$(id -gn "$u")")
+fi
 spawn-fcgi -s "$INST_DIR/run/bench-fcgi.sock" -M 0600 -F "$WORKER_COUNT" -P "$INST_DIR/run/bench-fcgi.pids" \
-  -- "$CEILING_BIN" "$INST_DIR/bench-static/small.stl" "$INST_DIR/bench-static/large.stl" \
+  "${CEILING_USER[@]}" -- "$CEILING_BIN" "$INST_DIR/bench-static/small.stl" "$INST_DIR/bench-static/large.stl" \
   >"$WORK/bench-fcgi.log" 2>&1 || die "spawn-fcgi $CEILING_BIN failed: $(cat "$WORK/bench-fcgi.log")"
 for model in small large; do
   curl -fsS -o "$WORK/check" "$BASE/bench-fcgi/$model.stl" && cmp -s "$WORK/check" "$WORK/$model.stl" ||
