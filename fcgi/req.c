@@ -253,7 +253,10 @@ parse_files(json_t *files, const struct req_limits *lim, struct req_render *r, s
 			    "valid base64", name), -1;
 	}
 	qsort(r->files, r->nfiles, sizeof(*r->files), file_cmp);
-	/* A name may not be both a file and a folder ("a" and "a/b"): look up every folder. */
+	/*
+	 * A name may not be both a file and a folder ("a" and "a/b", or "model.scad/x" under
+	 * the main source): look up every folder.
+	 */
 	for (n = 0; n < r->nfiles; n++) {
 		char folder[256];
 		const char *slash;
@@ -263,6 +266,10 @@ parse_files(json_t *files, const struct req_limits *lim, struct req_render *r, s
 			memcpy(folder, r->files[n].name, l);
 			folder[l] = '\0';
 			probe.name = folder;
+			if (strcmp(folder, "model.scad") == 0)
+				return err_set(e, ERR_BAD_REQUEST, "file \"%.128s\" would be in a "
+				    "folder \"model.scad\", which is the main source's file",
+				    r->files[n].name), -1;
 			if (bsearch(&probe, r->files, r->nfiles, sizeof(*r->files), file_cmp))
 				return err_set(e, ERR_BAD_REQUEST, "file \"%.128s\" is also a folder "
 				    "in \"%.128s\"", folder, r->files[n].name), -1;
@@ -490,7 +497,8 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
 	    (q = query_get(query, "timeout", qv, sizeof(qv))) != 0) {
 		double t;
 		if (q < 0 || text_parse_seconds(qv, &t)) {
-			err_set(e, ERR_BAD_REQUEST, "timeout must be a number of seconds");
+			err_set(e, ERR_BAD_REQUEST, "timeout= must be plain decimal seconds, such "
+			    "as 5 or 2.5");
 			goto fail;
 		}
 		if (set_timeout(r, t, lim, e))

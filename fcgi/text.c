@@ -130,10 +130,19 @@ text_parse_size(const char *s, uint64_t *out)
 int
 text_parse_seconds(const char *s, double *out)
 {
+	const char *p;
 	char *end;
 	double v;
 
 	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	/* Plain decimal only: strtod alone would take "0x10", "1e1", "infinity". */
+	for (p = s; isdigit((unsigned char)*p); p++)
+		;
+	if (*p == '.' && isdigit((unsigned char)p[1]))
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	if (*p != '\0')
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);

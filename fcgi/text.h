@@ -23,7 +23,10 @@ char *text_replace(const char *s, const char *from, const char *to);
  */
 int text_parse_size(const char *s, uint64_t *out);
 
-/* Parses a positive decimal number of seconds ("30", "2.5"). 0 on success, -1 otherwise. */
+/*
+ * Parses a positive number of seconds in plain decimal: digits with an optional fraction
+ * ("30", "2.5"; not "0x10", "1e1", ".5", "5.", " 5", "inf"). 0 on success, -1 otherwise.
+ */
 int text_parse_seconds(const char *s, double *out);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */

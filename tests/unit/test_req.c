@@ -608,6 +608,34 @@ TEST(query_bad_values)
 	CHECK_INT(parse("text/plain", "timeout=5s", "cube(1);", &r, &e), ERR_BAD_REQUEST);
 }
 
+TEST(query_timeout_plain_decimal)
+{
+	static const char *const bad[] = {
+		"timeout=0x10", "timeout=0X10", "timeout=0x1p4", "timeout=1e1", "timeout=1E1",
+		"timeout=%205", "timeout= 5", "timeout=+5", "timeout=inf", "timeout=nan",
+		"timeout=infinity", "timeout=5.", "timeout=.5", "timeout=1.2.3",
+	};
+	struct req_render r;
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(parse("text/plain", bad[i], "cube(1);", &r, &e), ERR_BAD_REQUEST);
+		CHECK_HAS(e.message, "decimal");
+		if (e.type == ERR_NONE)
+			req_render_free(&r);
+	}
+	/* 0x10 used to be taken as 16 s: under the limit of 30, so only the form refuses it. */
+	if (CHECK_INT(parse("text/plain", "timeout=16", "cube(1);", &r, &e), ERR_NONE)) {
+		CHECK(r.timeout == 16);
+		req_render_free(&r);
+	}
+	if (CHECK_INT(parse("text/plain", "timeout=0.25", "cube(1);", &r, &e), ERR_NONE)) {
+		CHECK(r.timeout == 0.25);
+		req_render_free(&r);
+	}
+}
+
 TEST(query_long_value_refused)
 {
 	struct req_render r;
@@ -872,6 +900,28 @@ TEST(files_file_and_folder)
 		req_render_free(&r);
 }
 
+TEST(files_under_the_model)
+{
+	struct err e;
+	struct req_render r;
+
+	/* model.scad is a file the server writes: nothing can sit in it as a folder. */
+	CHECK_INT(json_err("{'source': 'a', 'files': {'model.scad/x': ''}}", &e),
+	    ERR_BAD_REQUEST);
+	CHECK_HAS(e.message, "model.scad/x");
+	CHECK_HAS(e.message, "main source");
+	CHECK_INT(json_err("{'source': 'a', 'files': {'model.scad/lib/a.scad': ''}}", &e),
+	    ERR_BAD_REQUEST);
+	CHECK_INT(json_err("{'source': 'a', 'files': {'a.scad': '', 'a.scad/b': ''}}", &e),
+	    ERR_BAD_REQUEST);
+	CHECK_HAS(e.message, "a.scad");
+	/* Names that merely start like it are fine. */
+	if (CHECK_INT(parse("application/json", NULL, js("{'source': 'a', 'files': "
+	    "{'model.scad2/x': '', 'model.scadx': '', 'lib/model.scad/y': ''}}"), &r, &e),
+	    ERR_NONE))
+		req_render_free(&r);
+}
+
 TEST(files_file_and_folder_not_adjacent)
 {
 	struct err e;
@@ -951,7 +1001,7 @@ UNIT_MAIN(route_render, route_health_metrics, route_models, route_models_bad_key
     json_full, json_minimal_and_nulls, json_unknown_field, json_malformed, json_not_object,
     json_source_missing_or_wrong, body_nul, body_invalid_utf8, body_empty, body_limit,
     unsupported_media_type, format_known_and_unknown, timeout_json, query_format_and_timeout,
-    query_bad_values, query_long_value_refused, params_canonical, params_same_text_same_value,
+    query_bad_values, query_timeout_plain_decimal, query_long_value_refused, params_canonical, params_same_text_same_value,
     params_vector_reals_canonical, params_bad_names, params_bad_values, files_base64,
     files_bad_names, files_too_many, files_sorted, files_file_and_folder,
-    files_file_and_folder_not_adjacent, file_name_ok, etag_match)
+    files_under_the_model, files_file_and_folder_not_adjacent, file_name_ok, etag_match)

@@ -224,7 +224,8 @@ TEST(parse_seconds)
 	CHECK(secs_is("30", 30));
 	CHECK(secs_is("2.5", 2.5));
 	CHECK(secs_is("0.001", 0.001));
-	CHECK(secs_is("1e2", 100));
+	CHECK(secs_is("007", 7));
+	CHECK(secs_is("1.25", 1.25));
 	CHECK(secs_bad(NULL));
 	CHECK(secs_bad(""));
 	CHECK(secs_bad("0"));
@@ -238,6 +239,26 @@ TEST(parse_seconds)
 	CHECK(secs_bad("inf"));
 	CHECK(secs_bad("nan"));
 	CHECK(secs_bad("1e999"));
+	/* Plain decimal only: what strtod would also take is refused. */
+	CHECK(secs_bad("0x10"));
+	CHECK(secs_bad("0X1p4"));
+	CHECK(secs_bad("1e1"));
+	CHECK(secs_bad("1E1"));
+	CHECK(secs_bad("1e2"));
+	CHECK(secs_bad("infinity"));
+	CHECK(secs_bad("5."));
+	CHECK(secs_bad(".5"));
+	CHECK(secs_bad("1.2.3"));
+	CHECK(secs_bad("1,5"));
+	CHECK(secs_bad("\t5"));
+	CHECK(secs_bad("5\n"));
+	/* Too many digits for a double: refused, not infinite. */
+	{
+		char big[400];
+		memset(big, '9', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		CHECK(secs_bad(big));
+	}
 }
 
 TEST(hex)
