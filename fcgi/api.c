@@ -48,6 +48,9 @@ fail(struct call *c)
 	metrics_error(c->e.type);
 	if (err_status(c->e.type) >= 500)
 		log_msg(LOG_ERROR, c->id, "%s: %s", err_type_name(c->e.type), c->e.message);
+	else if (c->e.type == ERR_RENDERER_CRASHED)
+		/* An OpenSCAD bug a model set off: worth a look, not an alert. */
+		log_msg(LOG_WARN, c->id, "%s: %s", err_type_name(c->e.type), c->e.message);
 	resp_error(c->rq->out, &c->e, c->id, c->head);
 }
 
@@ -210,12 +213,24 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	}
 	*seconds = res.seconds;
 	metrics_render(res.seconds);
+	size = scratch_read(outpath, app->cfg.output_max, data);
+	/* For echo OpenSCAD writes its messages, a failed run's error too, to the output. */
+	if (strcmp(r->format->name, "echo") == 0 && size > 0 && (res.signal || res.status)) {
+		size_t n = res.log ? strlen(res.log) : 0;
+		if ((clean = malloc(n + (size_t)size + 1)) == NULL)
+			goto internal;
+		memcpy(clean, res.log ? res.log : "", n);
+		memcpy(clean + n, *data, (size_t)size);
+		clean[n + (size_t)size] = '\0';
+		free(res.log);
+		res.log = clean;
+		clean = NULL;
+	}
 	if ((clean = classify_clean_log(res.log, s.dir)) == NULL)
 		goto internal;
 	free(res.log);
 	res.log = clean;
 	clean = NULL;
-	size = scratch_read(outpath, app->cfg.output_max, data);
 	memset(&ci, 0, sizeof(ci));
 	ci.run = &res;
 	ci.format = r->format;
@@ -234,6 +249,7 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	}
 	*len = (size_t)size;
 	classify_log_summary(res.log, summary, summary_len);
+	metrics_add(M_RENDER_WARNINGS, classify_log_warnings(res.log));
 	log_msg(LOG_INFO, c->id, "rendered %zu bytes of %s in %.3f s", *len, r->format->name,
 	    res.seconds);
 	rc = 0;

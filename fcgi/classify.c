@@ -29,7 +29,7 @@ classify_clean_log(const char *log, const char *scratch_dir)
 	return cur;
 }
 
-/* Copies the rest of the line that starts at p (without the newline) into out. */
+/* Copies the line that starts at p (without its newline) into out, cut to outlen - 1 bytes. */
 static void
 line_copy(const char *p, char *out, size_t outlen)
 {
@@ -41,57 +41,81 @@ line_copy(const char *p, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* The decimal number at s (at most 9 digits, so it fits an int), or 0 if there is none. */
+static int
+number_at(const char *s)
+{
+	int n = 0, i;
+
+	for (i = 0; i < 9 && s[i] >= '0' && s[i] <= '9'; i++)
+		n = n * 10 + (s[i] - '0');
+	return s[i] >= '0' && s[i] <= '9' ? 0 : n;
+}
+
 /*
- * Finds "line N" after p on the same line, and a file name in the form
- * `in file NAME, line N` (2021.01) or `in file "NAME", line N` (newer).
+ * The location of the message on the line at p: the file in the form `in file NAME, line N`
+ * (2021.01) or `in file "NAME", line N` (newer), and the line. OpenSCAD puts the location
+ * last, so the last "in file " counts (an assertion's own text may hold the same words);
+ * without one, the last "line N". e->file stays "" for the model itself.
  */
 static void
 find_location(const char *p, struct err *e)
 {
-	const char *eol = p + strcspn(p, "\n"), *l, *f;
+	const char *eol = p + strcspn(p, "\n"), *l, *f = NULL, *name, *end;
+	size_t n;
 
-	for (l = p; (l = strstr(l, "line ")) != NULL && l < eol; l += 5) {
-		int n = atoi(l + 5);
-		if (n > 0) {
-			e->line = n;
-			break;
+	e->line = 0;
+	e->file[0] = '\0';
+	for (l = p; (l = strstr(l, "in file ")) != NULL && l < eol; l += 8)
+		f = l;
+	for (l = f ? f : p; (l = strstr(l, "line ")) != NULL && l < eol; l += 5)
+		if (number_at(l + 5) > 0) {
+			e->line = number_at(l + 5);
+			if (f != NULL)
+				break;	/* the first after "in file": `, line N` */
 		}
-	}
-	if ((f = strstr(p, "in file ")) != NULL && f < eol) {
-		const char *name = f + 8, *end;
-		if (*name == '"' || *name == '\'') {
-			end = strchr(name + 1, *name);
-			name++;
-		} else
-			end = strchr(name, ',');
-		if (end != NULL && end < eol && end > name) {
-			size_t n = (size_t)(end - name);
-			if (n >= sizeof(e->file))
-				n = sizeof(e->file) - 1;
-			memcpy(e->file, name, n);
-			e->file[n] = '\0';
-			if (strcmp(e->file, "model.scad") == 0)
-				e->file[0] = '\0';
-		}
-	}
+	if (f == NULL)
+		return;
+	name = f + 8;
+	if (*name == '"' || *name == '\'') {
+		end = memchr(name + 1, *name, (size_t)(eol - name - 1));
+		name++;
+	} else
+		end = memchr(name, ',', (size_t)(eol - name));
+	if (end == NULL || end <= name)
+		return;
+	n = (size_t)(end - name);
+	if (n >= sizeof(e->file))
+		n = sizeof(e->file) - 1;
+	memcpy(e->file, name, n);
+	e->file[n] = '\0';
+	if (strcmp(e->file, "model.scad") == 0)
+		e->file[0] = '\0';
+}
+
+/* The start of the line p is in. */
+static const char *
+line_start(const char *log, const char *p)
+{
+	while (p > log && p[-1] != '\n')
+		p--;
+	return p;
 }
 
 /*
  * Finds needle in log, skipping lines that start with "ECHO:": the model prints those
- * itself. (An echoed string may hold newlines, so a model can still print a line that
- * looks like a warning; it can only ever fail its own render that way.)
+ * itself. (An echoed string may hold newlines, and 2021.01 prints it unescaped, so a
+ * model can still print a line that looks like any message; it can only ever change the
+ * answer to its own failed render that way: a finished one succeeds whatever its log says.)
  */
 static const char *
 find_line(const char *log, const char *needle)
 {
-	const char *p, *start;
+	const char *p;
 
-	for (p = log; (p = strstr(p, needle)) != NULL; p++) {
-		for (start = p; start > log && start[-1] != '\n'; start--)
-			;
-		if (strncmp(start, "ECHO:", 5) != 0)
+	for (p = log; (p = strstr(p, needle)) != NULL; p++)
+		if (strncmp(line_start(log, p), "ECHO:", 5) != 0)
 			return p;
-	}
 	return NULL;
 }
 
@@ -113,21 +137,111 @@ static const char *const oom_words[] = {
 	"out of memory", "Out of memory", "xmalloc: cannot allocate", NULL
 };
 
-/* OpenSCAD's warnings for a file it could not read: the model wants a file it may not have. */
-static const char *const unreadable_words[] = {
-	"Can't open import file", "Can't open include file", "Can't open library file",
-	"Can't open input file", "Can't open DXF file", "Can't open file",
-	"WARNING: Can't read", "Failed to open file", "Could not read file",
-	"can't open file", "Can't open library", "couldn't be opened", NULL
+/* OpenSCAD's words when it cannot write the output file. */
+static const char *const export_words[] = {
+	"\" for export", "is not a directory for output file", NULL
 };
+
+/*
+ * OpenSCAD's words for a file it could not read (2021.01's texts, and a few of newer
+ * versions), as a message begins: the model wants a file it may not have. Only at the
+ * start, so that an assertion's own text cannot pass for one.
+ */
+static const char *const unreadable_words[] = {
+	"Can't open import file", "Can't open include file", "Can't open library",
+	"Can't open input file", "Can't open DXF file", "Can't open DAT file",
+	"Can't open file '", "Can't read PNG image", "Can't read file", "Could not read file",
+	"Failed to open file", NULL
+};
+
+/* The text of the message on the line at p, after "WARNING: " or "ERROR: ", or NULL. */
+static const char *
+message_text(const char *p)
+{
+	if (strncmp(p, "WARNING: ", 9) == 0)
+		return p + 9;
+	if (strncmp(p, "ERROR: ", 7) == 0)
+		return p + 7;
+	return NULL;
+}
+
+/* 1 if the line at p is a warning or error saying a file could not be opened. */
+static int
+is_unreadable(const char *p)
+{
+	const char *m = message_text(p), *eol = p + strcspn(p, "\n"), *w;
+	int i;
+
+	if (m == NULL)
+		return 0;
+	for (i = 0; unreadable_words[i] != NULL; i++)
+		if (strncmp(m, unreadable_words[i], strlen(unreadable_words[i])) == 0)
+			return 1;
+	/* surface(): "The file 'NAME' couldn't be opened." */
+	return strncmp(m, "The file '", 10) == 0 &&
+	    (w = strstr(m, "' couldn't be opened.")) != NULL && w < eol;
+}
+
+/* The start of the line after the one at p, or NULL at the end of the log. */
+static const char *
+next_line(const char *p)
+{
+	p += strcspn(p, "\n");
+	return *p ? p + 1 : NULL;
+}
+
+/*
+ * The error a failed run stopped on: the first line that starts with "ERROR:" and gives a
+ * line number (a parser error, a failed assert, recursion), else the first "ERROR:" line
+ * at all. A file OpenSCAD could not open is not one of these (see unreadable_line). NULL
+ * if there is none. "ERROR:" inside a line (a warning quoting it) does not count.
+ */
+static const char *
+error_line(const char *log)
+{
+	const char *p, *first = NULL;
+	struct err where;
+
+	for (p = log; p != NULL && *p; p = next_line(p)) {
+		if (strncmp(p, "ERROR:", 6) != 0 || is_unreadable(p))
+			continue;
+		find_location(p, &where);
+		if (where.line > 0)
+			return p;
+		if (first == NULL)
+			first = p;
+	}
+	return first;
+}
+
+/* The first warning or error line saying a file could not be opened, or NULL. */
+static const char *
+unreadable_line(const char *log)
+{
+	const char *p;
+
+	for (p = log; p != NULL && *p; p = next_line(p))
+		if (is_unreadable(p))
+			return p;
+	return NULL;
+}
+
+/* 1 for the signals a process raises itself when it crashes. */
+static int
+crash_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+	    sig == SIGABRT || sig == SIGTRAP;
+}
 
 enum err_type
 classify_run(const struct classify_in *in, struct err *e)
 {
 	const struct render_result *r = in->run;
-	const char *log = r->log ? r->log : "", *p;
-	char line[256];
+	const char *log = r->log ? r->log : "", *err_line, *unreadable, *p;
+	char line[sizeof(e->message)];
 
+	/* What happened, first: the limits, then how the renderer ended. */
 	if (r->timed_out)
 		return err_set(e, ERR_TIMEOUT, "the render ran past its time limit of %g s and "
 		    "was stopped", in->timeout);
@@ -138,41 +252,51 @@ classify_run(const struct classify_in *in, struct err *e)
 	    (in->output_size >= 0 && (unsigned long long)in->output_size > in->output_max))
 		return err_set(e, ERR_OUTPUT_TOO_LARGE, "the result would be larger than the "
 		    "output limit of %llu bytes", in->output_max);
-	if (find_any(log, oom_words) != NULL && (r->signal != 0 || r->status != 0))
+	if ((r->signal != 0 || r->status != 0) && find_any(log, oom_words) != NULL)
 		return err_set(e, ERR_MEMORY_LIMIT, "the render ran out of memory (limit %llu "
 		    "MiB)", in->memory_max >> 20);
 	if (r->signal == SIGKILL)	/* not ours: the kernel's OOM killer */
 		return err_set(e, ERR_MEMORY_LIMIT, "the renderer was killed, most likely for "
 		    "using too much memory");
-	if (r->signal != 0)
-		return err_set(e, ERR_RENDERER_CRASHED, "the renderer crashed (signal %d, %s)",
+	/*
+	 * A signal the renderer raised itself (a stack overflow on a list nested 300,000 deep,
+	 * a failed internal assertion): this model makes OpenSCAD crash, every time. Whatever
+	 * it wrote before is not trusted, even a whole output file.
+	 */
+	if (crash_signal(r->signal))
+		return err_set(e, ERR_RENDERER_CRASHED, "the model made the renderer crash "
+		    "(signal %d, %s), for example by nesting too deep", r->signal,
+		    strsignal(r->signal));
+	if (r->signal != 0)	/* SIGSYS from the sandbox, SIGTERM from outside, ... */
+		return err_set(e, ERR_INTERNAL, "the renderer was killed by signal %d (%s)",
 		    r->signal, strsignal(r->signal));
-	if (r->status != 0 && ((p = find_line(log, "Parser error")) != NULL ||
-	    (p = find_line(log, "syntax error")) != NULL)) {
-		const char *start = p;
-		while (start > log && start[-1] != '\n')
-			start--;
-		line_copy(start, line, sizeof(line));
-		find_location(start, e);
-		err_set(e, ERR_INVALID_SCAD, "%s", line);
-		return ERR_INVALID_SCAD;
-	}
-	if ((p = find_any(log, unreadable_words)) != NULL) {
-		line_copy(p, line, sizeof(line));
-		find_location(p, e);
+	/*
+	 * A finished render is a success whatever its log says: warnings go to X-Render-Log.
+	 * A text format may be empty (the echo of a model that echoes nothing).
+	 */
+	if (r->status == 0 && (in->output_size > 0 || (in->output_size == 0 && in->format->text)))
+		return ERR_NONE;
+
+	/*
+	 * It failed, and the log says why: an error with a line first, whatever else was
+	 * printed; then a file it could not open (the whole message, with the name as the
+	 * model wrote it); then an error without a line.
+	 */
+	err_line = error_line(log);
+	unreadable = unreadable_line(log);
+	if (err_line != NULL) {
+		find_location(err_line, e);
+		if (e->line > 0 || unreadable == NULL) {
+			line_copy(err_line, line, sizeof(line));
+			return err_set(e, ERR_INVALID_SCAD, "%s", line);
+		}
 		e->line = 0;
+		e->file[0] = '\0';
+	}
+	if (unreadable != NULL) {
+		line_copy(unreadable, line, sizeof(line));
 		return err_set(e, ERR_FILE_NOT_ACCESSIBLE, "the model reads a file it may not "
 		    "read or that was not sent in \"files\": %s", line);
-	}
-	/*
-	 * An evaluation error (recursion, failed assert, ...): OpenSCAD 2021.01 stops and exits
-	 * 1. With exit 0 and a result, an "ERROR:" line can only be the model's own echo of a
-	 * string holding a newline, which must not fail the render.
-	 */
-	if ((r->status != 0 || in->output_size <= 0) && (p = find_line(log, "ERROR:")) != NULL) {
-		line_copy(p, line, sizeof(line));
-		find_location(p, e);
-		return err_set(e, ERR_INVALID_SCAD, "%s", line);
 	}
 	if (find_line(log, "not a 3D object") != NULL)
 		return err_set(e, ERR_EMPTY_MODEL, "the model is 2D, which %s cannot hold: ask "
@@ -184,16 +308,32 @@ classify_run(const struct classify_in *in, struct err *e)
 	    find_line(log, "No top level geometry") != NULL)
 		return err_set(e, ERR_EMPTY_MODEL, "the model produced no geometry: there is "
 		    "nothing to export");
+	/* Not the model: OpenSCAD could not write the output file (exit 0 in 2021.01). */
+	if ((p = find_any(log, export_words)) != NULL) {
+		line_copy(line_start(log, p), line, sizeof(line));
+		return err_set(e, ERR_INTERNAL, "the renderer could not write its output: %s",
+		    line);
+	}
 	if (r->status != 0) {
 		if (r->status == 127 && log[0] == '\0')
 			return err_set(e, ERR_INTERNAL, "the renderer could not be started");
-		return err_set(e, ERR_RENDERER_CRASHED, "the renderer failed with exit status "
-		    "%d and no error message", r->status);
+		return err_set(e, ERR_INTERNAL, "the renderer failed with exit status %d and "
+		    "no error message", r->status);
 	}
-	if (in->output_size <= 0)
-		return err_set(e, ERR_EMPTY_MODEL, "the renderer wrote no output: there is "
-		    "nothing to export");
-	return ERR_NONE;
+	return err_set(e, ERR_EMPTY_MODEL, "the renderer wrote no output: there is nothing "
+	    "to export");
+}
+
+unsigned
+classify_log_warnings(const char *log)
+{
+	const char *p;
+	unsigned n = 0;
+
+	for (p = log ? log : ""; p != NULL && *p; p = next_line(p))
+		if (strncmp(p, "WARNING:", 8) == 0)
+			n++;
+	return n;
 }
 
 void

@@ -19,11 +19,18 @@ struct classify_in {
 };
 
 /*
- * Classifies a finished run. Returns ERR_NONE when the output is a whole, good result
- * that may be cached; otherwise fills e (type, message, line, file) and returns its type.
- * The log in run must already be cleaned of scratch paths (classify_clean_log).
+ * Classifies a finished run by what happened, then by what it printed. Returns ERR_NONE
+ * when the output is a whole, good result that may be cached: the run exited 0 and wrote
+ * its output within the limits (non-empty, but for a text format such as echo), whatever
+ * its log says. Otherwise fills e (type,
+ * message, line, file) and returns its type. The log in run must already be cleaned of
+ * scratch paths (classify_clean_log); for format echo, whose output file is where
+ * OpenSCAD writes its messages, a failed run's output belongs in the log too.
  */
 enum err_type classify_run(const struct classify_in *in, struct err *e);
+
+/* The number of lines in log that start with "WARNING:". Pure. */
+unsigned classify_log_warnings(const char *log);
 
 /*
  * Returns a copy of log with the scratch directory prefix removed (so "/x/r-1/src/a.scad"

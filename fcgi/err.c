@@ -25,7 +25,7 @@ static const struct {
 	[ERR_TIMEOUT] =                { 422, "timeout" },
 	[ERR_MEMORY_LIMIT] =           { 422, "memory_limit" },
 	[ERR_OUTPUT_TOO_LARGE] =       { 422, "output_too_large" },
-	[ERR_RENDERER_CRASHED] =       { 500, "renderer_crashed" },
+	[ERR_RENDERER_CRASHED] =       { 422, "renderer_crashed" },
 	[ERR_OVERLOADED] =             { 503, "overloaded" },
 	[ERR_SANDBOX_UNAVAILABLE] =    { 503, "sandbox_unavailable" },
 	[ERR_INTERNAL] =               { 500, "internal" },

@@ -213,6 +213,8 @@ metrics_text(const struct metrics_gauges *g)
 	    metrics_get(M_CACHE_ERRORS));
 	counter(&b, "scadserve_renders_total", "Renderer runs, whatever their outcome.",
 	    metrics_get(M_RENDERS));
+	counter(&b, "scadserve_render_warnings_total", "OpenSCAD warnings in renders that "
+	    "succeeded (a file a model could not open, ...).", metrics_get(M_RENDER_WARNINGS));
 	bprintf(&b, "# HELP scadserve_render_seconds Wall time of renderer runs.\n"
 	    "# TYPE scadserve_render_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {

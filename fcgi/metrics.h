@@ -19,6 +19,7 @@ enum metric {
 	M_CACHE_REOPENS,
 	M_CACHE_ERRORS,
 	M_QUEUE_WAITING,        /* gauge: requests waiting for a render slot */
+	M_RENDER_WARNINGS,      /* OpenSCAD's WARNING lines in renders that succeeded */
 	M__MAX
 };
 

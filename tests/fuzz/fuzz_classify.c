@@ -12,10 +12,55 @@
 #include "fuzz.h"
 
 static const char scratch_dir[] = "/var/x/tmp/r-abc123";
-static const int signals[] = { 0, 0, 0, 0, SIGKILL, SIGXCPU, SIGXFSZ, SIGSEGV, SIGABRT };
+static const int signals[] = {
+	0, 0, 0, 0, SIGKILL, SIGXCPU, SIGXFSZ, SIGSEGV, SIGABRT, SIGBUS, SIGSYS, SIGTERM
+};
 static const int statuses[] = { 0, 1, 2, 127 };
 static const long long sizes[] = { -1, 0, 684, 1LL << 40 };
 static const char *const formats[] = { "stl", "svg", "3mf", "echo" };
+
+/* 1 for the signals classify.c takes for a crash the model set off. */
+static int
+crash_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS || sig == SIGILL ||
+	    sig == SIGFPE || sig == SIGTRAP;
+}
+
+/*
+ * 1 if log has a line "ERROR: Assertion ..." or "ERROR: Parser error ..." that ends in
+ * ", line N" (N from 1 to 999999999): an error with a line, whatever else is there.
+ */
+static int
+has_located_error(const char *log)
+{
+	const char *p, *eol, *d;
+
+	for (p = log; *p; p = *eol ? eol + 1 : eol) {
+		eol = p + strcspn(p, "\n");
+		if (strncmp(p, "ERROR: Assertion", 16) != 0 &&
+		    strncmp(p, "ERROR: Parser error", 19) != 0)
+			continue;
+		for (d = eol; d > p && d[-1] >= '0' && d[-1] <= '9'; d--)
+			;
+		if (eol - d >= 1 && eol - d <= 9 && *d != '0' && d - p >= 7 &&
+		    strncmp(d - 7, ", line ", 7) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 if log has a line that starts with the first n bytes of s. */
+static int
+has_line_starting(const char *log, const char *s, size_t n)
+{
+	const char *p;
+
+	for (p = log; *p; p += strcspn(p, "\n"), p += *p ? 1 : 0)
+		if (strncmp(p, s, n) == 0)
+			return 1;
+	return 0;
+}
 
 /*
  * Byte 0: the signal (bits 0-6) and the timed-out flag (bit 7); byte 1: the exit status
@@ -30,6 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct err e;
 	enum err_type t;
 	char *log, *clean, *json;
+	int finished;
 
 	if (size < 2 || (log = malloc(size - 1)) == NULL)
 		return 0;
@@ -57,10 +103,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	MUST(t == e.type && t < ERR__MAX && e.line >= 0);
 	MUST(memchr(e.message, '\0', sizeof(e.message)) != NULL);
 	MUST(memchr(e.file, '\0', sizeof(e.file)) != NULL);
-	if (t == ERR_NONE)	/* only a whole, clean run may be cached */
-		MUST(res.signal == 0 && !res.timed_out && res.status == 0 &&
-		    in.output_size > 0 && (unsigned long long)in.output_size <= in.output_max);
-	else {
+	finished = res.signal == 0 && !res.timed_out && res.status == 0 &&
+	    (in.output_size > 0 || (in.output_size == 0 && in.format->text)) &&
+	    (unsigned long long)in.output_size <= in.output_max;
+	/* Only a whole, clean run may be cached; and one is a success whatever its log says. */
+	MUST((t == ERR_NONE) == finished);
+	/* A crash the model set off is about the model; no other signal is. */
+	if (t == ERR_RENDERER_CRASHED)
+		MUST(crash_signal(res.signal) && err_status(t) == 422);
+	if (crash_signal(res.signal) && !res.timed_out)
+		MUST(t == ERR_RENDERER_CRASHED || t == ERR_MEMORY_LIMIT ||
+		    t == ERR_OUTPUT_TOO_LARGE);
+	/* The log speaks only for a run that ended by itself and failed. */
+	if (t == ERR_INVALID_SCAD || t == ERR_FILE_NOT_ACCESSIBLE || t == ERR_EMPTY_MODEL)
+		MUST(res.signal == 0 && !res.timed_out && !finished);
+	/* "ERROR:" counts at the start of a line only: the message is that line. */
+	if (t == ERR_INVALID_SCAD)
+		MUST(strncmp(e.message, "ERROR:", 6) == 0);
+	/* A missing file is answered with the whole line it was named in, and no line. */
+	if (t == ERR_FILE_NOT_ACCESSIBLE) {
+		const char *q = strstr(e.message, "\"files\": ");
+		size_t n;
+		MUST(q != NULL && e.line == 0);
+		q += 9;
+		n = strlen(q);
+		n = n > 4 ? n - 4 : 0;	/* a cut message may end in a scrubbed character */
+		MUST(has_line_starting(clean, q, n));
+		MUST(strncmp(q, "WARNING: ", 9) == 0 || strncmp(q, "ERROR: ", 7) == 0);
+	}
+	/* An error with a line keeps its line, whatever else was printed. */
+	if (res.signal == 0 && !res.timed_out && !finished && has_located_error(clean) &&
+	    t != ERR_MEMORY_LIMIT && t != ERR_OUTPUT_TOO_LARGE)
+		MUST(t == ERR_INVALID_SCAD && e.line > 0);
+	if (t != ERR_NONE) {
 		/* The error answer is JSON: it must always serialize. */
 		json = err_json(&e, "fuzz");
 		MUST(json != NULL);

@@ -184,7 +184,7 @@ check "empty_model: 2D as STL says svg/dxf; svg and dxf work; 3D as svg" t_empty
 t_formats() {
   local f s
   for f in $(curl -s "$BASE_URL/api/health" | jq -r '.formats[]'); do
-    case $f in dxf|svg|pdf) src='square(4);' ;; *) src='cube(4);' ;; esac
+    case $f in dxf|svg|pdf) src='square(4);' ;; echo) src='echo(4); cube(4);' ;; *) src='cube(4);' ;; esac
     s=$(render_json "$(jq -n --arg s "$src" --arg f "$f" '{source: $s, format: $f}')")
     [ "$s" = 200 ] || fail "format $f: $s $(head -c 300 "$TMP/body")"
     [ -s "$TMP/body" ] || fail "format $f: empty"
@@ -241,22 +241,127 @@ t_files() {
   expect_error 400 bad_request "$s"
   s=$(render_json "$(jq -n '{source: "cube(1);", files: {"a.dat": "***"}}')")
   expect_error 400 bad_request "$s"
+  # A name that would put a folder where a file is: refused before anything is written.
+  s=$(render_json "$(jq -n '{source: "cube(1);", files: {"model.scad/x": "AAAA"}}')")
+  expect_error 400 bad_request "$s"
+  jq -r .error.message "$TMP/body" | grep -q 'model.scad/x' || fail "message: $(cat "$TMP/body")"
+  s=$(render_json "$(jq -n '{source: "cube(1);", files: {"a.scad": "AAAA", "a.scad/b": "AAAA"}}')")
+  expect_error 400 bad_request "$s"
   s=$(render_src $'use <lib/missing.scad>\npart();\n')
   [ "$s" = 422 ] || fail "missing library: $s"
 }
 check "files: companions by relative name; .. and absolute names refused" t_files
 
+# render_log: the X-Render-Log of the last answer, decoded.
+render_log() {
+  header X-Render-Log | python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))'
+}
+
 t_file_access() {
   local s before
   before=$(cache_entries)
-  s=$(render_src $'cube(1);\nimport("/etc/passwd.stl");\n')
+  s=$(render_src 'import("/etc/passwd.stl");')
   expect_error 422 file_not_accessible "$s"
-  s=$(render_src $'include </etc/passwd>\ncube(1);\n')
-  [ "$s" = 422 ] || fail "include of /etc/passwd: $s $(cat "$TMP/body")"
-  jq -r '.error.log' "$TMP/body" | grep -q 'root:' && fail "leaked /etc/passwd"
+  jq -r .error.message "$TMP/body" | grep -qF "Can't open import file '/etc/passwd.stl'" ||
+    fail "message lost the file name: $(jq -r .error.message "$TMP/body")"
+  # A model that only imports a file it was not sent: the whole message, the name as asked.
+  s=$(render_src 'import("missing.stl");')
+  expect_error 422 file_not_accessible "$s"
+  jq -r .error.message "$TMP/body" |
+    grep -qF "WARNING: Can't open import file 'missing.stl', import() at line 1" ||
+    fail "not the whole message: $(jq -r .error.message "$TMP/body")"
+  # Whatever the sandbox lets OpenSCAD read, /etc/passwd never comes back.
+  s=$(render_src $'include </etc/passwd>\n')
+  expect_eq "include of /etc/passwd alone" "$s" 422
+  jq -r '.error.log, .error.message' "$TMP/body" | grep -q 'root:' && fail "leaked /etc/passwd"
   expect_eq "nothing cached" "$(cache_entries)" "$before"
+  s=$(render_src $'include </etc/passwd>\ncube(1);\n')
+  case "$s" in 200|422) ;; *) fail "include of /etc/passwd: $s $(cat "$TMP/body")" ;; esac
+  cat "$TMP/headers" "$TMP/body" | grep -q 'root:' && fail "leaked /etc/passwd"
+  render_log | grep -q 'root:' && fail "leaked /etc/passwd in X-Render-Log"
+  return 0
 }
-check "file_not_accessible for files outside the model, nothing cached" t_file_access
+check "file_not_accessible only for a failed render, naming the file; nothing cached" t_file_access
+
+t_warnings_succeed() {
+  local s w0 w1
+  w0=$(metric scadserve_render_warnings_total)
+  # surface() and rotate_extrude() without a file: a warning, and the model still renders.
+  s=$(render_src $'rotate_extrude() translate([2, 0]) square(1);\nsurface();\n')
+  expect_eq status "$s" 200
+  render_log | grep -qF "WARNING: The file '' couldn't be opened." ||
+    fail "no warning in X-Render-Log: $(render_log)"
+  # An optional import that is missing, beside a cube: the cube.
+  s=$(render_src $'import("missing.stl");\ncube(1);\n')
+  expect_eq status "$s" 200
+  expect_eq triangles "$("$STLCMP" --count "$TMP/body")" 12
+  render_log | grep -qF "WARNING: Can't open import file 'missing.stl', import() at line 1" ||
+    fail "no warning in X-Render-Log: $(render_log)"
+  s=$(render_src $'include <missing.scad>\nuse <missing2.scad>\ncube(2);\n')
+  expect_eq status "$s" 200
+  w1=$(metric scadserve_render_warnings_total)
+  [ "$w1" -ge $((w0 + 4)) ] || fail "warnings counted $w0 -> $w1, want at least 4 more"
+  # A hit carries the same log.
+  s=$(render_src $'import("missing.stl");\ncube(1);\n')
+  expect_eq X-Cache "$(header X-Cache)" hit
+  render_log | grep -qF "Can't open import file 'missing.stl'" || fail "hit lost the log"
+}
+check "a finished render with file warnings succeeds; warnings in X-Render-Log and metrics" t_warnings_succeed
+
+t_error_line_wins() {
+  local s
+  s=$(render_src $'include <missing.scad>\nassert(false, "x");\ncube(1);\n')
+  expect_error 422 invalid_scad "$s"
+  expect_eq line "$(jq -r .error.line "$TMP/body")" 2
+  jq -r .error.message "$TMP/body" | grep -q "Assertion 'false' failed" || fail "message"
+  s=$(render_src $'include <missing.scad>\ncube(;\n')
+  expect_error 422 invalid_scad "$s"
+  expect_eq line "$(jq -r .error.line "$TMP/body")" 2
+  # "ERROR:" inside a warning line is no error: a 2D model asked for as STL.
+  s=$(render_src 'square(size="ERROR: 1");')
+  expect_error 422 empty_model "$s"
+}
+check "an error with a line keeps it beside a missing file; ERROR: only at a line's start" t_error_line_wins
+
+t_syntax_error_echo_ast() {
+  local s f
+  for f in echo ast; do
+    s=$(req POST "/api/render?format=$f" -H 'Content-Type: text/plain' --data-binary $'cube(1);\ncube(;\n')
+    expect_error 422 invalid_scad "$s"
+    expect_eq "$f line" "$(jq -r .error.line "$TMP/body")" 2
+    jq -r .error.message "$TMP/body" | grep -q 'syntax error' || fail "$f: message"
+  done
+  s=$(req POST '/api/render?format=echo' -H 'Content-Type: text/plain' --data-binary 'echo(42);')
+  expect_eq "echo status" "$s" 200
+  grep -q '^ECHO: 42' "$TMP/body" || fail "echo output: $(cat "$TMP/body")"
+  # A model that echoes nothing has an empty echo: a result, not an error.
+  s=$(req POST '/api/render?format=echo' -H 'Content-Type: text/plain' --data-binary 'cube(3);')
+  expect_eq "empty echo status" "$s" 200
+  [ ! -s "$TMP/body" ] || fail "empty echo: $(cat "$TMP/body")"
+}
+check "a syntax error with format echo or ast is invalid_scad with its line; an empty echo is 200" t_syntax_error_echo_ast
+
+t_deep_nesting() {
+  local s id
+  python3 -c 'n = 300000; print("x = " + "[" * n + "]" * n + ";\ncube(1);")' > "$TMP/deep.scad"
+  s=$(req POST /api/render -H 'Content-Type: text/plain' --data-binary @"$TMP/deep.scad")
+  expect_error 422 invalid_scad "$s"
+  # Built at run time, the same depth makes OpenSCAD 2021.01 die of SIGSEGV (its stack).
+  for src in $'function nest(n, acc = []) = n == 0 ? acc : nest(n - 1, [acc]);\nx = nest(300000);\ncube(1);\n' \
+             $'function nest(n, acc = []) = n == 0 ? acc : nest(n - 1, [acc]);\necho(nest(300000));\ncube(1);\n'; do
+    s=$(render_src "$src")
+    expect_error 422 renderer_crashed "$s"
+    jq -r .error.message "$TMP/body" | grep -q 'model made the renderer crash' || fail "message"
+    id=$(header X-Request-Id)
+    grep -F "[$id]" "$INST_DIR/log/scadserve.log" | grep -q ' error ' &&
+      fail "logged as an error: $(grep -F "[$id]" "$INST_DIR/log/scadserve.log")"
+    grep -F "[$id]" "$INST_DIR/log/scadserve.log" | grep -q ' warn ' || fail "not logged at warn"
+  done
+  health_ok
+  s=$(render_src 'cube(4);')
+  expect_eq "still renders" "$s" 200
+}
+check "a list nested 300,000 deep: a 422 about the model, and the server keeps serving" t_deep_nesting
 
 t_timeout() {
   local s before
@@ -271,6 +376,13 @@ t_timeout() {
   expect_error 400 bad_request "$s"
   s=$(render_json '{"source": "cube(1);", "timeout": "soon"}')
   expect_error 400 bad_request "$s"
+  # The query string takes plain decimal seconds only.
+  for t in 0x10 1e1 inf nan '%205' 5.; do
+    s=$(req POST "/api/render?timeout=$t" -H 'Content-Type: text/plain' --data-binary 'cube(1);')
+    expect_error 400 bad_request "$s" || fail "timeout=$t"
+  done
+  s=$(req POST '/api/render?timeout=16' -H 'Content-Type: text/plain' --data-binary 'cube(1);')
+  expect_eq "timeout=16" "$s" 200
   [ "$(procs_matching 'openscad.*model.scad')" = 0 ] || fail "renderer left running"
   health_ok
 }

@@ -1,5 +1,6 @@
 /* test_classify.c -- tests for fcgi/classify.c, on real OpenSCAD 2021.01 logs */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,48 +148,220 @@ TEST(model_empty)
 
 TEST(file_not_accessible)
 {
-	/* import("/etc/passwd.stl"); as the brief has it: exit 0 */
-	struct run a = { 0, 0, 0, "WARNING: Can't open import file '/etc/passwd.stl', "
+	/* import("missing.stl"); -- real 2021.01 log: exit 1, no output */
+	struct run a = { 1, 0, 0, "WARNING: Can't open import file 'missing.stl', import() at "
+	    "line 1\n" STATS "Current top level object is empty.\n", -1, NULL };
+	/* The same with exit 0 and an empty output file (not seen from 2021.01, but failed). */
+	struct run b = { 0, 0, 0, "WARNING: Can't open import file '/etc/passwd.stl', "
 	    "import() at line 2\n" STATS "Current top level object is empty.\n", 0, NULL };
-	/* import("n.off"); cube(1); -- 2021.01 goes on and renders the cube */
-	struct run b = { 0, 0, 0, "WARNING: Can't open import file 'n.off', import() at line "
-	    "1\n" STATS "   Top level object is a 3D object:\n   Facets:          6\n", 684,
-	    NULL };
-	/* import("/etc/passwd.stl"); alone: exit 1 and "empty" as well */
-	struct run c = { 1, 0, 0, "WARNING: Can't open import file '/etc/passwd.stl', "
-	    "import() at line 1\n" STATS "Current top level object is empty.\n", -1, NULL };
-	struct run more[] = {
-		{ 0, 0, 0, "WARNING: Can't open include file 'nothere.scad'.\n" STATS, 684, NULL },
-		{ 0, 0, 0, "WARNING: Can't open DXF file 'n.dxf'.\n" STATS, 684, NULL },
-		{ 0, 0, 0, "ERROR: Can't open file 'n.svg', import() at line 1\n" STATS, 684,
-		    NULL },
-		{ 0, 0, 0, "WARNING: Could not read file 'n.3mf', import() at line 1\n" STATS,
-		    684, NULL },
+	/* Real 2021.01 texts for each kind of file, every one a failed render. */
+	static const struct {
+		const char *log, *format, *want;
+	} more[] = {
+		{ "WARNING: Can't open include file 'missing.scad'.\n", NULL,
+		    "WARNING: Can't open include file 'missing.scad'." },
+		{ "WARNING: Can't open library 'n.scad'.\n", NULL,
+		    "WARNING: Can't open library 'n.scad'." },
+		{ "WARNING: Can't open DXF file 'n.dxf'.\n", NULL,
+		    "WARNING: Can't open DXF file 'n.dxf'." },
+		{ "ERROR: Can't open file 'n.svg', import() at line 1\n", NULL,
+		    "ERROR: Can't open file 'n.svg', import() at line 1" },
+		{ "WARNING: Could not read file 'n.3mf', import() at line 1\n", NULL,
+		    "WARNING: Could not read file 'n.3mf', import() at line 1" },
+		/* surface("n.png"): the name comes before the words; the whole line is kept */
+		{ "WARNING: The file 'n.png' couldn't be opened.\n", NULL,
+		    "WARNING: The file 'n.png' couldn't be opened." },
+		/* surface() alone */
+		{ "WARNING: The file '' couldn't be opened.\n", NULL,
+		    "WARNING: The file '' couldn't be opened." },
+		/* import("n.dxf") as svg: the file, not the "not a 2D object" that follows */
+		{ "WARNING: Can't open DXF file 'n.dxf'.\n" STATS
+		    "Current top level object is not a 2D object.\n", "svg",
+		    "WARNING: Can't open DXF file 'n.dxf'." },
+	};
+	struct err e;
+	char log[1024];
+	size_t i;
+
+	CHECK_INT(classify(&a, &e), ERR_FILE_NOT_ACCESSIBLE);
+	CHECK_HAS(e.message, "WARNING: Can't open import file 'missing.stl', import() at line 1");
+	CHECK_INT(e.line, 0);
+	CHECK_STR(e.file, "");
+	CHECK_INT(err_status(e.type), 422);
+	CHECK_INT(classify(&b, &e), ERR_FILE_NOT_ACCESSIBLE);
+	CHECK_HAS(e.message, "'/etc/passwd.stl'");
+	for (i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		struct run u = { 1, 0, 0, log, -1, more[i].format };
+		snprintf(log, sizeof(log), "%s" STATS "Current top level object is empty.\n",
+		    more[i].log);
+		CHECK_INT(classify(&u, &e), ERR_FILE_NOT_ACCESSIBLE);
+		CHECK_HAS(e.message, more[i].want);
+		CHECK_INT(e.line, 0);
+	}
+}
+
+TEST(finished_render_succeeds_whatever_its_log)
+{
+	/*
+	 * Real 2021.01 logs of renders that exited 0 and wrote their output: a warning about
+	 * a file (optional, or no file at all) does not make them fail.
+	 */
+	static const char *const logs[] = {
+		/* rotate_extrude() square(1); surface(); */
+		"WARNING: The file '' couldn't be opened.\n" STATS
+		    "   Top level object is a 3D object:\n   Facets:         40\n",
+		/* import("missing.stl"); cube(1); */
+		"WARNING: Can't open import file 'missing.stl', import() at line 1\n" STATS
+		    "   Top level object is a 3D object:\n   Facets:          6\n",
+		/* include <missing.scad> cube(1); and use <missing.scad> cube(1); */
+		"WARNING: Can't open include file 'missing.scad'.\n" STATS,
+		"WARNING: Can't open library 'missing.scad'.\n" STATS,
+		/* x = dxf_dim(file="n.dxf", name="a"); cube(x); */
+		"WARNING: Can't open DXF file 'n.dxf'! in file model.scad, line 1\n" STATS,
+		/* cube(size="ERROR: 1"); */
+		"WARNING: Unable to convert cube(size=\"ERROR: 1\", ...) parameter to a number or "
+		    "a vec3 of numbers in file model.scad, line 1\n" STATS,
+		/* not from OpenSCAD, but still not worth failing a finished render for */
+		"ERROR: Can't open file 'n.svg', import() at line 1\n" STATS,
+		"ERROR: Parser error: syntax error in file model.scad, line 3\n" STATS,
+		"std::bad_alloc\nCurrent top level object is not a 3D object.\n",
 	};
 	struct err e;
 	size_t i;
 
-	CHECK_INT(classify(&a, &e), ERR_FILE_NOT_ACCESSIBLE);
-	CHECK_HAS(e.message, "/etc/passwd.stl");
-	CHECK_INT(e.line, 0);
-	CHECK_INT(classify(&b, &e), ERR_FILE_NOT_ACCESSIBLE);
-	CHECK_INT(classify(&c, &e), ERR_FILE_NOT_ACCESSIBLE);
-	for (i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
-		CHECK_INT(classify(&more[i], &e), ERR_FILE_NOT_ACCESSIBLE);
-		CHECK_INT(err_status(e.type), 422);
+	for (i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		struct run u = { 0, 0, 0, logs[i], 1449, NULL };
+		CHECK_INT(classify(&u, &e), ERR_NONE);
+		CHECK_INT(e.type, ERR_NONE);
 	}
 }
 
-TEST(file_not_accessible_use_and_surface)
+TEST(error_with_line_wins_over_a_missing_file)
 {
-	/* use <n.scad> and surface("n.png") on a missing file, real 2021.01 texts */
-	struct run use = { 0, 0, 0, "WARNING: Can't open library 'n.scad'.\n" STATS, 684, NULL };
-	struct run surface = { 0, 0, 0, "WARNING: The file 'n.png' couldn't be opened.\n" STATS,
-	    684, NULL };
+	/* include <missing.scad>\nassert(false, "x");\ncube(1); -- real log, exit 1 */
+	struct run as = { 1, 0, 0, "WARNING: Can't open include file 'missing.scad'.\n"
+	    "ERROR: Assertion 'false' failed: \"x\" in file model.scad, line 2\n"
+	    "TRACE: called by 'assert' in file model.scad, line 2\n" STATS
+	    "Current top level object is empty.\n", -1, NULL };
+	/* include <missing.scad>\ncube(; -- real log, exit 1 */
+	struct run parse = { 1, 0, 0, "WARNING: Can't open include file 'missing.scad'.\n"
+	    "ERROR: Parser error: syntax error in file model.scad, line 2\n"
+	    "Can't parse file 'model.scad'!\n\n", -1, NULL };
+	/* An error without a line does not hide the file that is missing. */
+	struct run noline = { 1, 0, 0, "WARNING: Can't open import file 'a.stl', import() at "
+	    "line 1\nERROR: CGAL error in CGAL_Nef_polyhedron3(): boom\n" STATS, -1, NULL };
 	struct err e;
 
-	CHECK_INT(classify(&use, &e), ERR_FILE_NOT_ACCESSIBLE);
-	CHECK_INT(classify(&surface, &e), ERR_FILE_NOT_ACCESSIBLE);
+	CHECK_INT(classify(&as, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 2);
+	CHECK_HAS(e.message, "Assertion 'false' failed: \"x\"");
+	CHECK_INT(classify(&parse, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 2);
+	CHECK_HAS(e.message, "syntax error");
+	CHECK_INT(classify(&noline, &e), ERR_FILE_NOT_ACCESSIBLE);
+	CHECK_HAS(e.message, "'a.stl'");
+	CHECK_INT(e.line, 0);
+}
+
+TEST(error_with_line_first)
+{
+	/* An error without a line, then one with: the one with the line answers. */
+	struct run u = { 1, 0, 0, "ERROR: CGAL error in CGAL_Nef_polyhedron3(): boom\n"
+	    "ERROR: Assertion 'false' failed in file lib/a.scad, line 4\n" STATS, -1, NULL };
+	/* Without any line: the first error still answers, as invalid_scad. */
+	struct run v = { 1, 0, 0, "ERROR: CGAL error in CGAL_Nef_polyhedron3(): boom\n" STATS,
+	    -1, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&u, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 4);
+	CHECK_STR(e.file, "lib/a.scad");
+	CHECK_INT(classify(&v, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 0);
+	CHECK_HAS(e.message, "CGAL error");
+}
+
+TEST(error_only_at_line_start)
+{
+	/* square(size="ERROR: 1"); as STL -- real log, exit 1: a 2D model, not an error */
+	struct run u = { 1, 0, 0, "WARNING: Unable to convert square(size=\"ERROR: 1\", ...) "
+	    "parameter to a number or a vec2 of numbers in file model.scad, line 1\n" STATS
+	    "   Top level object is a 2D object:\n   Contours:        1\n"
+	    "Current top level object is not a 3D object.\n", -1, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&u, &e), ERR_EMPTY_MODEL);
+	CHECK_HAS(e.message, "svg");
+	CHECK_INT(e.line, 0);
+}
+
+TEST(assertion_text_is_not_the_location)
+{
+	/* assert(false, "in file x.scad, line 99"); -- real log, exit 1 */
+	struct run a = { 1, 0, 0, "ERROR: Assertion 'false' failed: \"in file x.scad, line 99\" "
+	    "in file model.scad, line 1\nTRACE: called by 'assert' in file model.scad, line 1\n"
+	    STATS "Current top level object is empty.\n", -1, NULL };
+	/* x = 1;\nassert(x == 2, "line 7 of the spec");\ncube(1); -- real log, exit 1 */
+	struct run b = { 1, 0, 0, "ERROR: Assertion '(x == 2)' failed: \"line 7 of the spec\" in "
+	    "file model.scad, line 2\nTRACE: called by 'assert' in file model.scad, line 2\n"
+	    STATS "Current top level object is empty.\n", -1, NULL };
+	/* assert(false, "Can't open file 'x'"): an assertion, not a missing file */
+	struct run c = { 1, 0, 0, "ERROR: Assertion 'false' failed: \"Can't open file 'x'\" in "
+	    "file model.scad, line 3\n" STATS, -1, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&a, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 1);
+	CHECK_STR(e.file, "");
+	CHECK_INT(classify(&b, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 2);
+	CHECK_INT(classify(&c, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 3);
+}
+
+TEST(syntax_error_in_echo_and_ast)
+{
+	/*
+	 * cube(1);\ncube(; with --export-format echo: exit 1, and 2021.01 writes its messages
+	 * into the output file (93 bytes); api.c adds a failed echo run's output to the log.
+	 */
+	struct run echo = { 1, 0, 0, "ERROR: Parser error: syntax error in file model.scad, "
+	    "line 2\nCan't parse file 'model.scad'!\n\n", 93, "echo" };
+	/* ... and with --export-format ast: exit 1, no output, the log on stderr */
+	struct run ast = { 1, 0, 0, "ERROR: Parser error: syntax error in file model.scad, "
+	    "line 2\nCan't parse file 'model.scad'!\n\n", -1, "ast" };
+	/* A list nested 300,000 deep as a literal: the parser's stack, exit 1 */
+	struct run deep = { 1, 0, 0, "ERROR: Parser error: memory exhausted in file model.scad, "
+	    "line 1\nCan't parse file 'model.scad'!\n\n", -1, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&echo, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 2);
+	CHECK_INT(classify(&ast, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 2);
+	CHECK_INT(classify(&deep, &e), ERR_INVALID_SCAD);
+	CHECK_INT(e.line, 1);
+}
+
+TEST(output_not_writable)
+{
+	/* The output folder not writable (a server fault): real 2021.01 log, exit 0 */
+	struct run u = { 0, 0, 0, STATS "   Top level object is a 3D object:\n"
+	    "   Facets:          6\nCan't open file \"out/model.stl\" for export\n", -1, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&u, &e), ERR_INTERNAL);
+	CHECK_HAS(e.message, "for export");
+	CHECK_INT(err_status(e.type), 500);
+}
+
+TEST(log_warnings)
+{
+	CHECK_INT(classify_log_warnings(NULL), 0);
+	CHECK_INT(classify_log_warnings(""), 0);
+	CHECK_INT(classify_log_warnings("WARNING: a\nECHO: \"WARNING: b\"\n  WARNING: c\n"
+	    "DEPRECATED: d\nWARNING: e"), 2);
+	CHECK_INT(classify_log_warnings("WARNING: The file '' couldn't be opened.\n" STATS), 1);
 }
 
 TEST(timeouts)
@@ -236,18 +409,53 @@ TEST(memory_limit)
 
 TEST(crashes)
 {
+	/*
+	 * function nest(n, acc = []) = n == 0 ? acc : nest(n - 1, [acc]); x = nest(300000);
+	 * cube(1); -- real: 2021.01 writes the whole STL, then dies of SIGSEGV freeing x.
+	 * The model made it crash: an answer about the model, never a success.
+	 */
+	struct run deep = { 0, SIGSEGV, 0, STATS "   Top level object is a 3D object:\n"
+	    "   Facets:          6\n", 684, NULL };
 	struct run segv = { 0, SIGSEGV, 0, STATS, -1, NULL };
 	struct run abrt = { 0, SIGABRT, 0, "CGAL error: assertion violation!\n", -1, NULL };
+	struct run bus = { 0, SIGBUS, 0, "", -1, NULL };
+	/* Not the model: the sandbox (SIGSYS), someone outside (SIGTERM) */
+	struct run sys = { 0, SIGSYS, 0, STATS, 684, NULL };
+	struct run term = { 0, SIGTERM, 0, "", -1, NULL };
+	/* OpenSCAD failed without saying why */
 	struct run status = { 3, 0, 0, STATS, -1, NULL };
 	struct run nostart = { 127, 0, 0, "", -1, NULL };
 	struct err e;
 
+	CHECK_INT(classify(&deep, &e), ERR_RENDERER_CRASHED);
+	CHECK_INT(err_status(e.type), 422);
+	CHECK_HAS(e.message, "model made the renderer crash");
+	CHECK_HAS(e.message, "11");
 	CHECK_INT(classify(&segv, &e), ERR_RENDERER_CRASHED);
-	CHECK_INT(err_status(e.type), 500);
 	CHECK_INT(classify(&abrt, &e), ERR_RENDERER_CRASHED);
-	CHECK_INT(classify(&status, &e), ERR_RENDERER_CRASHED);
+	CHECK_INT(classify(&bus, &e), ERR_RENDERER_CRASHED);
+	CHECK_INT(classify(&sys, &e), ERR_INTERNAL);
+	CHECK_INT(err_status(e.type), 500);
+	CHECK_HAS(e.message, "signal");
+	CHECK_INT(classify(&term, &e), ERR_INTERNAL);
+	CHECK_INT(classify(&status, &e), ERR_INTERNAL);
 	CHECK_HAS(e.message, "3");
 	CHECK_INT(classify(&nostart, &e), ERR_INTERNAL);
+}
+
+TEST(empty_text_output)
+{
+	/* cube(1); as echo -- real 2021.01: exit 0, an empty output file, an empty log */
+	struct run echo = { 0, 0, 0, "", 0, "echo" };
+	/* ... but no output file at all is still nothing */
+	struct run none = { 0, 0, 0, "", -1, "echo" };
+	/* and an empty STL is no STL */
+	struct run stl = { 0, 0, 0, STATS, 0, NULL };
+	struct err e;
+
+	CHECK_INT(classify(&echo, &e), ERR_NONE);
+	CHECK_INT(classify(&none, &e), ERR_EMPTY_MODEL);
+	CHECK_INT(classify(&stl, &e), ERR_EMPTY_MODEL);
 }
 
 TEST(no_output)
@@ -305,16 +513,13 @@ TEST(multiline_echo_cannot_pass_for_an_error)
 	struct run u = { 0, 0, 0, "ECHO: \"Parser error ... line 3\nERROR: Parser error: syntax "
 	    "error in file model.scad, line 3\"\n" STATS "   Top level object is a 3D object:\n"
 	    "   Facets:          6\n", 684, NULL };
+	/* A faked warning cannot fail a finished render either. */
 	struct run v = { 0, 0, 0, "ECHO: \"x\nWARNING: Can't open import file '/etc/passwd'\"\n"
 	    STATS, 684, NULL };
 	struct err e;
 
 	CHECK_INT(classify(&u, &e), ERR_NONE);
-	/*
-	 * A faked warning cannot be told from a real one (both exit 0 with output): the
-	 * model fails its own render and nothing else. Known limitation, see classify.c.
-	 */
-	CHECK_INT(classify(&v, &e), ERR_FILE_NOT_ACCESSIBLE);
+	CHECK_INT(classify(&v, &e), ERR_NONE);
 }
 
 TEST(clean_log)
@@ -419,6 +624,8 @@ TEST(log_summary)
 
 UNIT_MAIN(log_summary, parse_error_main_file, parse_error_included_file, parse_error_quoted_file_name,
     evaluation_errors, model_2d_as_stl, model_3d_as_svg, model_empty, file_not_accessible,
-    file_not_accessible_use_and_surface, timeouts, output_too_large, memory_limit, crashes,
-    no_output, success, echo_cannot_pass_for_an_error, multiline_echo_cannot_pass_for_an_error,
+    finished_render_succeeds_whatever_its_log, error_with_line_wins_over_a_missing_file,
+    error_with_line_first, error_only_at_line_start, assertion_text_is_not_the_location,
+    syntax_error_in_echo_and_ast, output_not_writable, log_warnings, timeouts, output_too_large, memory_limit, crashes,
+    empty_text_output, no_output, success, echo_cannot_pass_for_an_error, multiline_echo_cannot_pass_for_an_error,
     clean_log, clean_log_scratch_dir, clean_log_utf8, long_line_message_answerable)

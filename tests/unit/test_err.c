@@ -24,8 +24,9 @@ static const struct {
 	{ ERR_TIMEOUT, "timeout", 422 },
 	{ ERR_MEMORY_LIMIT, "memory_limit", 422 },
 	{ ERR_OUTPUT_TOO_LARGE, "output_too_large", 422 },
-	{ ERR_RENDERER_CRASHED, "renderer_crashed", 500 },
+	{ ERR_RENDERER_CRASHED, "renderer_crashed", 422 },
 	{ ERR_OVERLOADED, "overloaded", 503 },
+	{ ERR_SANDBOX_UNAVAILABLE, "sandbox_unavailable", 503 },
 	{ ERR_INTERNAL, "internal", 500 },
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))

@@ -69,9 +69,10 @@ TEST(requests_and_errors)
 TEST(counters_and_gauges)
 {
 	char *t;
-	uint64_t hits = metrics_get(M_CACHE_HITS);
+	uint64_t hits = metrics_get(M_CACHE_HITS), warnings = metrics_get(M_RENDER_WARNINGS);
 
 	metrics_add(M_CACHE_HITS, 3);
+	metrics_add(M_RENDER_WARNINGS, 2);
 	CHECK(metrics_get(M_CACHE_HITS) == hits + 3);
 	metrics_add(M_QUEUE_WAITING, 2);
 	metrics_sub(M_QUEUE_WAITING, 1);
@@ -87,6 +88,8 @@ TEST(counters_and_gauges)
 		CHECK_HAS(t, "# TYPE scadserve_queue_depth gauge\n");
 		CHECK(value(t, "scadserve_cache_misses_total") >= 0);
 		CHECK(value(t, "scadserve_cache_evictions_total") >= 0);
+		CHECK(value(t, "scadserve_render_warnings_total") == (double)(warnings + 2));
+		CHECK_HAS(t, "# TYPE scadserve_render_warnings_total counter\n");
 	}
 	metrics_sub(M_QUEUE_WAITING, 1);
 	free(t);
