@@ -1,6 +1,9 @@
 /* cache.c -- the SQLite cache of rendered models, shared by every FastCGI process */
+#include <sys/file.h>
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,7 @@ static const char schema[] =
 struct cache {
 	char *path;
 	char *wal;                     /* path-wal */
+	char *lock;                    /* path.lock: taken to open, and to discard, the files */
 	uint64_t max_bytes;
 	uint64_t entry_max;            /* largest entry stored */
 	sqlite3 *db;                   /* NULL while closed */
@@ -105,20 +109,56 @@ db_close(struct cache *c)
 	c->db = NULL;
 }
 
-/* Removes the database and its WAL files: it is corrupt. */
+/* Opens the lock file and takes it (LOCK_SH or LOCK_EX), waiting. Its descriptor, or -1. */
+static int
+lock_take(const struct cache *c, int how)
+{
+	int fd;
+
+	if ((fd = open(c->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	while (flock(fd, how) != 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+/*
+ * Removes the database and its WAL files: they are corrupt. Another process may have found
+ * that first, removed them and started a new cache at the same path, whose -wal and -shm
+ * removing by name would wreck. So: under the exclusive lock (processes open the cache under
+ * the shared one, so no file is made meanwhile), and only if the file at path is still the
+ * one we have open. Open: while our connection holds it, its inode number cannot be given
+ * to a new file, so the same number means the same file.
+ */
 static void
 db_discard(struct cache *c)
 {
-	char side[4096];
+	struct stat st;
+	int lock, same;
 
 	log_msg(LOG_WARN, NULL, "cache %s is corrupt: starting a new one", c->path);
 	metrics_add(M_CACHE_CORRUPT, 1);
+	if (c->db == NULL)
+		return;
+	if ((lock = lock_take(c, LOCK_EX)) < 0)
+		log_msg(LOG_WARN, NULL, "cache lock %s: %s", c->lock, strerror(errno));
+	same = stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino;
 	db_close(c);
-	unlink(c->path);
-	snprintf(side, sizeof(side), "%s-wal", c->path);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", c->path);
-	unlink(side);
+	if (same) {
+		unlink(c->path);
+		unlink(c->wal);
+		/* c->wal is path-wal: path-shm is as long. */
+		memcpy(c->wal + strlen(c->wal) - 3, "shm", 3);
+		unlink(c->wal);
+		memcpy(c->wal + strlen(c->wal) - 3, "wal", 3);
+	} else
+		log_msg(LOG_INFO, NULL, "cache %s was already replaced: keeping the new one",
+		    c->path);
+	if (lock >= 0)
+		close(lock);
 }
 
 /* Handles a failed SQLite call: drops a corrupt file, logs the rest. Always returns -1. */
@@ -177,7 +217,7 @@ static int
 db_ready(struct cache *c)
 {
 	struct stat st;
-	int rc, i;
+	int rc, i, lock;
 
 	if (c->db != NULL) {
 		if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
@@ -186,36 +226,39 @@ db_ready(struct cache *c)
 		metrics_add(M_CACHE_REOPENS, 1);
 		db_close(c);
 	}
+	/*
+	 * Opened under the shared lock: a process discarding a corrupt cache holds it
+	 * exclusively while it removes the files, so none is opened (or made) half way
+	 * through, and the identity taken here is that of the file SQLite opened.
+	 */
+	lock = lock_take(c, LOCK_SH);
 	rc = sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		goto fail;
-	sqlite3_busy_timeout(c->db, BUSY_MS);
-	/*
-	 * mmap: a hit reads its blob's overflow pages without a pread() each. The WAL is
-	 * reused, not shrunk, after a checkpoint: journal_size_limit truncates it when it
-	 * starts over, and wal_bound right after a large write.
-	 */
-	sqlite3_wal_autocheckpoint(c->db, WAL_LIMIT / 4096);
-	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-	    "PRAGMA mmap_size=268435456; PRAGMA journal_size_limit=" TEXT(WAL_LIMIT) ";",
-	    NULL, NULL, NULL);
+	if (rc == SQLITE_OK && stat(c->path, &st) != 0)
+		rc = SQLITE_CANTOPEN;
+	if (rc == SQLITE_OK) {
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+		sqlite3_busy_timeout(c->db, BUSY_MS);
+		/*
+		 * mmap: a hit reads its blob's overflow pages without a pread() each. The WAL
+		 * is reused, not shrunk, after a checkpoint: journal_size_limit truncates it
+		 * when it starts over, and wal_bound right after a large write.
+		 */
+		sqlite3_wal_autocheckpoint(c->db, WAL_LIMIT / 4096);
+		rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+		    "PRAGMA mmap_size=268435456; PRAGMA journal_size_limit=" TEXT(WAL_LIMIT) ";",
+		    NULL, NULL, NULL);
+	}
 	if (rc == SQLITE_OK)
 		rc = schema_ready(c->db);
-	if (rc != SQLITE_OK)
-		goto fail;
-	for (i = 0; i < ST__MAX; i++)
-		if ((rc = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-		    &c->st[i], NULL)) != SQLITE_OK)
-			goto fail;
-	if (stat(c->path, &st) != 0) {
-		db_close(c);
-		return -1;
-	}
-	c->dev = st.st_dev;
-	c->ino = st.st_ino;
-	return 0;
-fail:
+	for (i = 0; rc == SQLITE_OK && i < ST__MAX; i++)
+		rc = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &c->st[i], NULL);
+	if (lock >= 0)
+		close(lock);	/* before db_fail: a discard takes it exclusively */
+	if (rc == SQLITE_OK)
+		return 0;
 	db_fail(c, rc, "open");
 	db_close(c);	/* half open is not open: try again on the next call */
 	return -1;
@@ -228,13 +271,17 @@ cache_open(const char *path, uint64_t max_bytes, uint64_t entry_max)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->path = strdup(path)) == NULL || (c->wal = malloc(strlen(path) + 5)) == NULL) {
+	if ((c->path = strdup(path)) == NULL || (c->wal = malloc(strlen(path) + 5)) == NULL ||
+	    (c->lock = malloc(strlen(path) + 6)) == NULL) {
 		free(c->path);
+		free(c->wal);
 		free(c);
 		return NULL;
 	}
 	memcpy(c->wal, path, strlen(path));
 	memcpy(c->wal + strlen(path), "-wal", 5);
+	memcpy(c->lock, path, strlen(path));
+	memcpy(c->lock + strlen(path), ".lock", 6);
 	c->max_bytes = max_bytes;
 	c->entry_max = entry_max < max_bytes ? entry_max : max_bytes;
 	db_ready(c);
@@ -249,6 +296,7 @@ cache_free(struct cache *c)
 	db_close(c);
 	free(c->path);
 	free(c->wal);
+	free(c->lock);
 	free(c);
 }
 

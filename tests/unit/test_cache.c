@@ -1,5 +1,7 @@
 /* test_cache.c -- tests for fcgi/cache.c: round trips, checksums, LRU, a lost or broken file */
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +47,8 @@ remove_db_files(void)
 	snprintf(side, sizeof(side), "%s-shm", path);
 	unlink(side);
 	snprintf(side, sizeof(side), "%s-journal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s.lock", path);
 	unlink(side);
 }
 
@@ -822,9 +826,120 @@ out:
 	teardown();
 }
 
+/* 1 if a process waits in /proc/locks for a flock on the file with inode ino. */
+static int
+flock_waiter(unsigned long ino)
+{
+	char line[256], want[40];
+	FILE *f = fopen("/proc/locks", "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	snprintf(want, sizeof(want), ":%lu ", ino);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "-> FLOCK") != NULL && strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * A process finds the cache corrupt and goes to remove it, while another has already done
+ * so and started a new cache at the same path (its -wal and -shm open). The first must
+ * leave the new files alone: it waits for the lock, sees another file, and keeps it.
+ */
+TEST(discard_leaves_a_recreated_cache)
+{
+	unsigned char data[100];
+	char lockpath[320], wal[320], b;
+	int ready[2], go[2], lock = -1, status = -1, i;
+	struct stat st, lst, before, wal_before;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	pid_t pid;
+
+	setup();
+	fill(data, sizeof(data), 34);
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", path);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (!CHECK(pipe(ready) == 0 && pipe(go) == 0))
+		goto out;
+	if ((pid = fork()) == 0) {
+		struct cache *c = cache_open(path, 1 << 20, 1 << 20);
+		int rc;
+
+		rc = cache_put(c, key("old"), "model/stl", data, 100, renderer, "") == CACHE_STORED &&
+		    sql("PRAGMA wal_checkpoint(TRUNCATE)") == 0 ? 0 : 2;
+		scribble(path);		/* corrupt, in place: this process still trusts it */
+		(void)!write(ready[1], "r", 1);
+		(void)!read(go[0], &b, 1);
+		/* Finds it corrupt, and waits for the lock the test holds. */
+		if (rc == 0 && cache_get(c, key("old"), &(struct cache_entry){ 0 }) != 0)
+			rc = 3;
+		cache_free(c);
+		_exit(rc);
+	}
+	if (!CHECK(pid > 0) || !CHECK(read(ready[0], &b, 1) == 1))
+		goto out;
+	lock = open(lockpath, O_RDWR | O_CREAT, 0600);
+	if (!CHECK(lock >= 0 && flock(lock, LOCK_EX) == 0 && fstat(lock, &lst) == 0))
+		goto out;
+	CHECK(write(go[1], "g", 1) == 1);
+	for (i = 0; i < 500 && !flock_waiter((unsigned long)lst.st_ino); i++)
+		usleep(10000);
+	if (!CHECK(flock_waiter((unsigned long)lst.st_ino)))
+		goto out;
+	/* Meanwhile "another process" removed the files and made a new cache, still open. */
+	remove_db_files();
+	if (!CHECK_INT(sqlite3_open(path, &db), SQLITE_OK) ||
+	    !CHECK_INT(sqlite3_exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE t (x);"
+	    "INSERT INTO t VALUES (42);", NULL, NULL, NULL), SQLITE_OK))
+		goto out;
+	if (!CHECK(stat(path, &before) == 0 && stat(wal, &wal_before) == 0))
+		goto out;
+	flock(lock, LOCK_UN);
+	for (i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The new cache and its WAL are the ones made, with what was written. */
+	CHECK(stat(path, &st) == 0 && st.st_ino == before.st_ino);
+	CHECK(stat(wal, &st) == 0 && st.st_ino == wal_before.st_ino);
+	if (CHECK_INT(sqlite3_prepare_v2(db, "SELECT x FROM t", -1, &q, NULL), SQLITE_OK) &&
+	    CHECK_INT(sqlite3_step(q), SQLITE_ROW))
+		CHECK_INT(sqlite3_column_int(q, 0), 42);
+out:
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	if (lock >= 0)
+		close(lock);
+	teardown();
+}
+
+TEST(discard_removes_what_it_opened)
+{
+	unsigned char data[100];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 35);
+	c = cache_open(path, 1 << 20, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), CACHE_STORED);
+	CHECK_INT(sql("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	scribble(path);
+	/* Found corrupt: the file it opened is removed, and a fresh one serves. */
+	CHECK_INT(cache_get(c, key("a"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 50, renderer, ""), CACHE_STORED);
+	CHECK(holds(c, key("b"), data, 50));
+	CHECK_INT(rows(key("a")), 0);
+	CHECK_INT(rows(key("b")), 1);
+	cache_free(c);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
     file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
     large_blobs, has, largest_entry, wal_shrinks_after_a_large_write,
-    wal_bounded_through_stores_and_evictions)
+    wal_bounded_through_stores_and_evictions, discard_leaves_a_recreated_cache,
+    discard_removes_what_it_opened)
