@@ -304,7 +304,7 @@ handle_render(struct call *c)
 		goto fail;
 	}
 	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, app->cfg.queue_wait,
-	    app->cfg.queue_max, &c->e)) < 0)
+	    app->cfg.queue_max, app->stopping, &c->e)) < 0)
 		goto fail;
 	/* Another process may have rendered it while we waited for the slot. */
 	if (cache_get(app->cache, key, &ce)) {
@@ -472,6 +472,13 @@ oom:
 	fail(c);
 }
 
+/* Sets the queue gauge health and metrics report from the queue's lock files. */
+static void
+queue_refresh(const struct app *app)
+{
+	metrics_set(M_QUEUE_WAITING, (uint64_t)slot_queued(app->slots_dir, app->cfg.queue_max));
+}
+
 static void
 handle_metrics(struct call *c)
 {
@@ -483,6 +490,7 @@ handle_metrics(struct call *c)
 	cache_stats(app->cache, &g.cache_entries, &g.cache_bytes);
 	g.slots_total = app->cfg.slots;
 	g.slots_busy = slot_busy(app->slots_dir, app->cfg.slots);
+	queue_refresh(app);
 	if ((text = metrics_text(&g)) == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "out of memory");
 		fail(c);
@@ -541,6 +549,7 @@ api_handle(struct app *app, FCGX_Request *rq)
 		handle_model(&c, key);
 		break;
 	case ROUTE_HEALTH:
+		queue_refresh(app);
 		handle_health(&c);
 		break;
 	case ROUTE_METRICS:

@@ -2,6 +2,8 @@
 #ifndef SCADSERVE_API_H
 #define SCADSERVE_API_H
 
+#include <signal.h>
+
 #include <fcgiapp.h>
 
 #include "cache.h"
@@ -17,6 +19,7 @@ struct app {
 	struct cache *cache;
 	char slots_dir[1200];
 	long started;              /* time(NULL) at start */
+	const volatile sig_atomic_t *stopping;  /* set by SIGTERM: a queued request stops waiting */
 };
 
 /* Answers one request completely (success or a JSON error). Never fails the process. */

@@ -87,6 +87,7 @@ main(int argc, char *argv[])
 		close(fd);
 	}
 	app.started = (long)time(NULL);
+	app.stopping = &stopping;
 	snprintf(app.slots_dir, sizeof(app.slots_dir), "%s/slots", app.cfg.state_dir);
 	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir))
 		return 1;

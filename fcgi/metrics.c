@@ -91,6 +91,12 @@ metrics_sub(enum metric m, uint64_t n)
 	__atomic_fetch_sub(&sh->counter[m], n, __ATOMIC_RELAXED);
 }
 
+void
+metrics_set(enum metric m, uint64_t v)
+{
+	__atomic_store_n(&sh->counter[m], v, __ATOMIC_RELAXED);
+}
+
 uint64_t
 metrics_get(enum metric m)
 {

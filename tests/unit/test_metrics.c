@@ -93,6 +93,14 @@ TEST(counters_and_gauges)
 	}
 	metrics_sub(M_QUEUE_WAITING, 1);
 	free(t);
+	/* The queue gauge is set from a count, not moved up and down. */
+	metrics_set(M_QUEUE_WAITING, 5);
+	CHECK(metrics_get(M_QUEUE_WAITING) == 5);
+	t = text();
+	if (t != NULL)
+		CHECK(value(t, "scadserve_queue_depth") == 5);
+	free(t);
+	metrics_set(M_QUEUE_WAITING, 0);
 }
 
 TEST(histogram)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# test_healing.sh -- what a worker killed or stopped at a bad moment leaves behind: a place in
+# the render queue (the count must come back down, new misses must still get in), a wait that
+# must end when the worker is told to stop, and scratch directories swept at the next start,
+# never one a live worker renders in.
+. "$(dirname "$0")/lib.sh"
+
+HANG=$'// fault: hang\n'
+WORKERS=4 inst_start "${STANDIN_ENV[@]}" SCADSERVE_RENDER_SLOTS=1 SCADSERVE_QUEUE_MAX=1 \
+  SCADSERVE_QUEUE_WAIT=20 SCADSERVE_TIMEOUT=20 || { echo "test_healing: 0 passed, 1 failed"; exit 1; }
+
+# within SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds; fails after SECONDS.
+within() {
+  local end=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+
+# bg_render NAME SOURCE: POSTs SOURCE in the background ($! is curl); the status goes to
+# $TMP/bg.NAME.status, the body to $TMP/bg.NAME.body.
+bg_render() {
+  printf '%s' "$2" > "$TMP/bg.$1.scad"
+  curl -sS -o "$TMP/bg.$1.body" -w '%{http_code}' --max-time 120 -H 'Content-Type: text/plain' \
+    --data-binary @"$TMP/bg.$1.scad" "$BASE_URL/api/render" > "$TMP/bg.$1.status" 2>/dev/null &
+}
+bg_done() { [ -s "$TMP/bg.$1.status" ]; }
+
+queued_is() { [ "$(metric scadserve_queue_depth)" = "$1" ]; }
+hanging() { pgrep -f 'sleep 98761' >/dev/null; }
+# The stand-in's hanging renderers: ended by pid, which fails the renders that ran them.
+end_hangs() { local p; for p in $(pgrep -f 'sleep 98761'); do kill "$p" 2>/dev/null; done; within 10 not hanging; }
+not() { ! "$@"; }
+
+# queued_worker: the pid of the worker waiting for a slot: it holds a request's connection
+# (a socket besides the listening one, fd 0) but no render slot.
+queued_worker() {
+  local p fds
+  for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+    fds=$(ls -l "/proc/$p/fd" 2>/dev/null) || continue
+    if [ "$(grep -c 'socket:' <<<"$fds")" -ge 2 ] && ! grep -q '/slots/slot-' <<<"$fds"; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+t_killed_waiter() {
+  local w q
+  bg_render hang "${HANG}cube(1);"
+  within 10 hanging || fail "the hanging render did not start"
+  bg_render w1 'cube(2);'
+  within 10 queued_is 1 || fail "the second render did not queue: $(metric scadserve_queue_depth)"
+  w=$(queued_worker) || fail "no worker waits for a slot"
+  kill -KILL "$w"
+  # The count comes back down by itself, in metrics and in health.
+  within 10 queued_is 0 || fail "queue depth stays $(metric scadserve_queue_depth) after its waiter was killed"
+  q=$(curl -s "$BASE_URL/api/health" | jq .render_slots.queued)
+  expect_eq "health: queued" "$q" 0
+  # The one place is free again: a new miss waits in it (a leaked count refused it at once)...
+  bg_render w2 'cube(3);'
+  within 10 queued_is 1 || fail "a new miss did not get into the queue: $(cat "$TMP/bg.w2.status" "$TMP/bg.w2.body" 2>/dev/null)"
+  # ...and renders once the slot is free.
+  end_hangs
+  within 30 bg_done w2 || fail "the queued render never answered"
+  expect_eq "queued render" "$(cat "$TMP/bg.w2.status")" 200
+  within 10 queued_is 0
+}
+check "a worker killed while queued leaves no count: the queue drains, new misses get in" t_killed_waiter
+
+t_stop_while_queued() {
+  local w start took
+  bg_render hang2 "${HANG}cube(4);"
+  within 10 hanging || fail "the hanging render did not start"
+  bg_render w3 'cube(5);'
+  within 10 queued_is 1 || fail "the render did not queue"
+  w=$(queued_worker) || fail "no worker waits for a slot"
+  start=$SECONDS
+  kill -TERM "$w"
+  # SCADSERVE_QUEUE_WAIT is 20 s: the worker answers now instead, and then stops.
+  within 5 bg_done w3 || fail "the queued request was not answered within 5 s of SIGTERM"
+  took=$((SECONDS - start))
+  expect_eq status "$(cat "$TMP/bg.w3.status")" 503
+  expect_eq type "$(jq -r .error.type "$TMP/bg.w3.body")" overloaded
+  jq -r .error.message "$TMP/bg.w3.body" | grep -q stopping || fail "message: $(cat "$TMP/bg.w3.body")"
+  within 5 not kill -0 "$w" 2>/dev/null || fail "worker $w did not stop"
+  echo "# answered ${took} s after SIGTERM"
+  end_hangs
+  within 10 queued_is 0
+}
+check "a worker asked to stop while queued answers 503 at once and stops" t_stop_while_queued
+
+finish
