@@ -15,6 +15,7 @@
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
+#include "redact.h"
 #include "render.h"
 #include "req.h"
 #include "resp.h"
@@ -231,6 +232,8 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	free(res.log);
 	res.log = clean;
 	clean = NULL;
+	/* A file the sandbox refused must read like one that is not there. */
+	redact_denials(res.log);
 	memset(&ci, 0, sizeof(ci));
 	ci.run = &res;
 	ci.format = r->format;
@@ -444,7 +447,7 @@ handle_health(struct call *c)
 	    "bytes", (json_int_t)bytes, "max_bytes", (json_int_t)app->cfg.cache_max,
 	    "render_slots", "total", app->cfg.slots,
 	    "busy", slot_busy(app->slots_dir, app->cfg.slots),
-	    "queued", (json_int_t)metrics_get(M_QUEUE_WAITING),
+	    "queued", (json_int_t)slot_queued(app->slots_dir, app->cfg.queue_max),
 	    "limits", "body_bytes", (json_int_t)app->cfg.body_max,
 	    "timeout_seconds", app->cfg.timeout, "memory_bytes", (json_int_t)app->cfg.memory_max,
 	    "output_bytes", (json_int_t)app->cfg.output_max,
