@@ -20,6 +20,8 @@
 #include "probe.h"
 #include "render.h"
 #include "sandbox.h"
+#include "scratch.h"
+#include "text.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -88,9 +90,13 @@ main(int argc, char *argv[])
 	}
 	app.started = (long)time(NULL);
 	app.stopping = &stopping;
-	snprintf(app.slots_dir, sizeof(app.slots_dir), "%s/slots", app.cfg.state_dir);
+	if (text_printf(app.slots_dir, sizeof(app.slots_dir), "%s/slots", app.cfg.state_dir)) {
+		log_msg(LOG_ERROR, NULL, "SCADSERVE_STATE_DIR %s: path too long", app.cfg.state_dir);
+		return 1;
+	}
 	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir))
 		return 1;
+	scratch_sweep(app.cfg.tmp_dir);	/* of workers killed mid-render; never one in use */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() returns so we can leave */
 	sigaction(SIGTERM, &sa, NULL);

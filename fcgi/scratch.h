@@ -8,11 +8,17 @@
 
 struct scratch {
 	char dir[1200];            /* <tmp>/r-XXXXXX, "" when none */
+	char lock[1210];           /* <dir>.lock, flock()ed while dir is in use; "" when none */
 	char src[1300];            /* <dir>/src: the model and its files; the renderer's cwd */
 	char out[1300];            /* <dir>/out: where the renderer writes its result */
+	int lock_fd;               /* holds lock; meaningful only while lock is set */
 };
 
-/* Makes a fresh scratch directory under root (created if missing). 0 or -1 (logged). */
+/*
+ * Makes a fresh scratch directory under root (created if missing), and holds its lock
+ * until scratch_remove: first <tmp>/r-XXXXXX.lock is made and locked, then the directory,
+ * so no directory in use is ever without a held lock. 0 or -1 (logged).
+ */
 int scratch_new(struct scratch *s, const char *root);
 
 /*
@@ -35,7 +41,18 @@ int scratch_write_params(const struct scratch *s, json_t *params);
  */
 long long scratch_read(const char *path, size_t max, unsigned char **data);
 
-/* Removes the directory and everything in it, without following links. */
+/*
+ * Removes the directory and everything in it, without following links, then its lock file,
+ * then lets the lock go.
+ */
 void scratch_remove(struct scratch *s);
+
+/*
+ * Removes the scratch directories under root that no live process uses: those of workers
+ * killed mid-render (their lock is free: the kernel dropped it), and any without a lock
+ * file. A directory whose lock is held is never touched. For the start of a worker.
+ * Returns the number of directories removed (each logged), or -1 if root cannot be read.
+ */
+int scratch_sweep(const char *root);
 
 #endif

@@ -93,4 +93,49 @@ t_stop_while_queued() {
 }
 check "a worker asked to stop while queued answers 503 at once and stops" t_stop_while_queued
 
+# Scratch directories: a worker killed mid-render leaves its own behind. A worker that starts
+# sweeps them, but never one a live worker renders in: here a second instance shares the
+# first one's scratch folder and starts while the first renders.
+WORKERS=3 inst_start "${STANDIN_ENV[@]}" SCADSERVE_RENDER_SLOTS=2 SCADSERVE_TIMEOUT=30 ||
+  { finish; exit 1; }
+A_DIR=$INST_DIR A_URL=$BASE_URL
+scratch_dirs() { find "$A_DIR/tmp" -mindepth 1 -maxdepth 1 -name 'r-??????' | sort; }
+scratch_count() { [ "$(scratch_dirs | grep -c .)" = "$1" ]; }
+hangs() { [ "$(pgrep -c -f 'sleep 98761')" = "$1" ]; }
+slot_worker() {
+  local p
+  for p in $(cat "$A_DIR/run/scadserve.pids"); do
+    if ls -l "/proc/$p/fd" 2>/dev/null | grep -q '/slots/slot-'; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+t_scratch_sweep() {
+  local w dead live
+  bg_render d "${HANG}cube(6);"
+  within 10 hangs 1 || fail "the first render did not start"
+  within 10 scratch_count 1 || fail "no scratch directory: $(ls "$A_DIR/tmp")"
+  dead=$(scratch_dirs)
+  w=$(slot_worker) || fail "no worker holds a slot"
+  kill -KILL "$w"
+  within 10 hangs 0 || end_hangs
+  [ -d "$dead" ] || fail "the killed worker's scratch directory is already gone"
+  bg_render l "${HANG}cube(7);"
+  within 10 hangs 1 || fail "the second render did not start"
+  within 10 scratch_count 2 || fail "no second scratch directory: $(ls "$A_DIR/tmp")"
+  live=$(scratch_dirs | grep -vx -- "$dead")
+  # Another instance on the same scratch folder starts: each of its workers sweeps.
+  WORKERS=2 inst_start "${STANDIN_ENV[@]}" SCADSERVE_TMPDIR="$A_DIR/tmp" || fail "B did not start"
+  [ ! -e "$dead" ] || fail "the dead worker's $dead was not swept"
+  [ ! -e "$dead.lock" ] || fail "its lock file was not swept"
+  [ -d "$live/src" ] || fail "the live render's $live was swept"
+  grep -q "removed $dead: left by a worker that died" "$INST_DIR/log/scadserve.log" ||
+    fail "no log line: $(grep removed "$INST_DIR/log/scadserve.log")"
+  # The live render ends as usual, and cleans up after itself.
+  end_hangs
+  within 30 bg_done l || fail "the second render never answered"
+  within 10 scratch_count 0 || fail "left: $(ls -A "$A_DIR/tmp")"
+  [ -z "$(ls -A "$A_DIR/tmp")" ] || fail "left: $(ls -A "$A_DIR/tmp")"
+}
+check "scratch of a killed worker is swept at the next start, a live one never" t_scratch_sweep
+
 finish

@@ -1,7 +1,10 @@
 /* test_scratch.c -- tests for fcgi/scratch.c: the renderer's working directory */
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,5 +303,143 @@ out:
 	teardown();
 }
 
-UNIT_MAIN(new_layout, new_fails_cleanly, write_and_read, write_refuses, write_params,
+/* 1 if some process holds a flock on path (taking it from here would block). */
+static int
+locked(const char *p)
+{
+	int fd = open(p, O_RDONLY), held;
+
+	if (fd < 0)
+		return 0;
+	held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+TEST(new_holds_its_lock)
+{
+	struct scratch s;
+	char p[1300];
+
+	setup();
+	if (!CHECK_INT(scratch_new(&s, root), 0))
+		goto out;
+	/* <dir>.lock, beside the directory (out of the renderer's reach), held. */
+	snprintf(p, sizeof(p), "%s.lock", s.dir);
+	CHECK_STR(s.lock, p);
+	CHECK(exists(s.lock));
+	CHECK(locked(s.lock));
+	scratch_remove(&s);
+	CHECK(!exists(p));
+	CHECK_STR(s.lock, "");
+	scratch_remove(&s);	/* twice: harmless */
+out:
+	teardown();
+}
+
+/* Makes root/name (a folder, with a file in it) or, for a name ending .lock, an empty file. */
+static void
+make(const char *name)
+{
+	char p[600];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	if (strstr(name, ".lock") != NULL) {
+		if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) >= 0)
+			close(fd);
+		return;
+	}
+	CHECK_INT(mkdir(p, 0700), 0);
+	strcat(p, "/model.scad");
+	if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) >= 0)
+		close(fd);
+}
+
+static int
+in_root(const char *name)
+{
+	char p[600];
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	return exists(p);
+}
+
+TEST(sweep_removes_the_dead_and_keeps_the_live)
+{
+	struct scratch live, dead;
+	char dead_dir[1200], dead_lock[1210];
+
+	setup();
+	if (!CHECK_INT(scratch_new(&live, root), 0) || !CHECK_INT(scratch_new(&dead, root), 0))
+		goto out;
+	CHECK_INT(scratch_write(&live, "model.scad", "cube(1);", 8), 0);
+	CHECK_INT(scratch_write(&dead, "model.scad", "cube(2);", 8), 0);
+	/* A worker killed mid-render: its lock goes with it, its files stay. */
+	snprintf(dead_dir, sizeof(dead_dir), "%s", dead.dir);
+	snprintf(dead_lock, sizeof(dead_lock), "%s", dead.lock);
+	close(dead.lock_fd);
+	make("r-abc123");		/* a directory with no lock file */
+	make("r-def456.lock");	/* a lock file with no directory (killed in between) */
+	make("r-short");		/* not ours: other names */
+	make("keep-me");
+	make("r-ghi789.lockx");
+	quiet(1);
+	CHECK_INT(scratch_sweep(root), 2);
+	quiet(0);
+	CHECK(!exists(dead_dir));
+	CHECK(!exists(dead_lock));
+	CHECK(!in_root("r-abc123"));
+	CHECK(!in_root("r-def456.lock"));
+	/* The live one, in use, is whole and still locked. */
+	CHECK(is_dir(live.dir, 0700));
+	CHECK(exists(live.src));
+	CHECK(locked(live.lock));
+	CHECK(in_root("r-short") && in_root("keep-me") && in_root("r-ghi789.lockx"));
+	/* Nothing more to do a second time; the live one removes itself as usual. */
+	CHECK_INT(scratch_sweep(root), 0);
+	scratch_remove(&live);
+	CHECK(!exists(live.src));
+out:
+	teardown();
+}
+
+/* A render in another process (a worker) is never swept; once that process dies, it is. */
+TEST(sweep_across_processes)
+{
+	struct scratch s;
+	char dir[1200];
+	int ready[2];
+	pid_t pid;
+
+	setup();
+	CHECK_INT(scratch_sweep("/nonexistent/scadserve"), 0);
+	if (!CHECK(pipe(ready) == 0))
+		goto out;
+	if ((pid = fork()) == 0) {
+		if (scratch_new(&s, root) != 0)
+			_exit(1);
+		(void)!write(ready[1], s.dir, strlen(s.dir) + 1);
+		pause();	/* "rendering" until killed */
+		_exit(0);
+	}
+	memset(dir, 0, sizeof(dir));
+	if (!CHECK(pid > 0) || !CHECK(read(ready[0], dir, sizeof(dir) - 1) > 0))
+		goto out;
+	quiet(1);
+	CHECK_INT(scratch_sweep(root), 0);
+	quiet(0);
+	CHECK(is_dir(dir, 0700));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	quiet(1);
+	CHECK_INT(scratch_sweep(root), 1);
+	quiet(0);
+	CHECK(!exists(dir));
+out:
+	teardown();
+}
+
+UNIT_MAIN(new_layout, new_holds_its_lock, sweep_removes_the_dead_and_keeps_the_live,
+    sweep_across_processes, new_fails_cleanly, write_and_read, write_refuses, write_params,
     read_limits, remove_everything_but_links)
