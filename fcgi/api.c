@@ -174,8 +174,9 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	for (i = 0; i < r->nfiles; i++)
 		if (scratch_write(&s, r->files[i].name, r->files[i].data, r->files[i].len))
 			goto internal;
-	snprintf(outpath, sizeof(outpath), "%s/model.%s", s.out, r->format->ext);
-	snprintf(params, sizeof(params), "%s/params.json", s.dir);
+	if (text_printf(outpath, sizeof(outpath), "%s/model.%s", s.out, r->format->ext) ||
+	    text_printf(params, sizeof(params), "%s/params.json", s.dir))
+		goto internal;
 	argv[argc++] = app->cfg.openscad;
 	argv[argc++] = "--export-format";
 	argv[argc++] = (char *)r->format->export_arg;
@@ -193,8 +194,9 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 		argv[argc++] = "--backend=manifold";
 	argv[argc++] = "model.scad";
 	argv[argc] = NULL;
-	snprintf(home, sizeof(home), "HOME=%s", s.dir);
-	snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", s.dir);
+	if (text_printf(home, sizeof(home), "HOME=%s", s.dir) ||
+	    text_printf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", s.dir))
+		goto internal;
 	envp[0] = "PATH=/usr/bin:/bin";
 	envp[1] = "LANG=C.UTF-8";
 	envp[2] = home;
@@ -475,7 +477,7 @@ oom:
 	fail(c);
 }
 
-/* Sets the queue gauge health and metrics report from the queue's lock files. */
+/* Sets the queue gauge the metrics report from the queue's lock files. */
 static void
 queue_refresh(const struct app *app)
 {
@@ -552,7 +554,6 @@ api_handle(struct app *app, FCGX_Request *rq)
 		handle_model(&c, key);
 		break;
 	case ROUTE_HEALTH:
-		queue_refresh(app);
 		handle_health(&c);
 		break;
 	case ROUTE_METRICS:

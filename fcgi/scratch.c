@@ -119,7 +119,7 @@ scratch_write(const struct scratch *s, const char *name, const void *data, size_
 	char path[1600], *slash;
 	int fd = -1, rc = -1;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->src, name) >= sizeof(path))
+	if (text_printf(path, sizeof(path), "%s/%s", s->src, name))
 		goto out;
 	/* Folders on the way: each one new or already made by us, never a link. */
 	for (slash = path + strlen(s->src) + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
@@ -175,7 +175,10 @@ scratch_write_params(const struct scratch *s, json_t *params)
 	}
 	if ((text = json_dumps(root, JSON_INDENT(1))) == NULL)
 		goto out;
-	snprintf(path, sizeof(path), "%s/params.json", s->dir);
+	if (text_printf(path, sizeof(path), "%s/params.json", s->dir)) {
+		log_msg(LOG_ERROR, NULL, "%s/params.json: path too long", s->dir);
+		goto out;
+	}
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
 	    write_all(fd, text, strlen(text))) {
 		log_msg(LOG_ERROR, NULL, "write %s: %s", path, strerror(errno));
