@@ -245,7 +245,18 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	ci.memory_max = app->cfg.memory_max;
 	if (classify_run(&ci, &c->e) != ERR_NONE) {
 		size_t n = strlen(res.log), keep = n > ERROR_LOG_MAX ? ERROR_LOG_MAX : n;
-		c->e.log = strdup(res.log + n - keep);
+		const char *tail = res.log + n - keep;
+		/* The last lines matter most; say how much went before them. */
+		while (keep > 0 && (*tail & 0xc0) == 0x80) {	/* never start mid-character */
+			tail++;
+			keep--;
+		}
+		if ((keep < n || res.log_dropped > 0) &&
+		    asprintf(&c->e.log, "[... %zu bytes of log dropped ...]\n%s",
+		    (n - keep) + res.log_dropped, tail) < 0)
+			c->e.log = NULL;
+		else if (keep == n && res.log_dropped == 0)
+			c->e.log = strdup(tail);
 		free(*data);
 		*data = NULL;
 		log_msg(LOG_INFO, c->id, "render failed after %.3f s: %s: %s", res.seconds,

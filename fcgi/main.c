@@ -107,7 +107,7 @@ main(int argc, char *argv[])
 	sigaction(SIGCHLD, &sa, NULL);	/* waitpid needs it not ignored */
 	if (render_init())
 		return 1;
-	snprintf(path, sizeof(path), "%s/metrics-v1.shm", app.cfg.state_dir);
+	snprintf(path, sizeof(path), "%s/metrics.shm", app.cfg.state_dir);
 	metrics_open(path);
 	if (sandbox_configure(&app.policy, env_get, app.cfg.openscad, err, sizeof(err))) {
 		log_msg(LOG_ERROR, NULL, "configuration: %s", err);

@@ -1,4 +1,5 @@
 /* metrics.c -- counters shared by every FastCGI process through one mapped file, and their Prometheus text */
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -13,10 +14,13 @@
 #include "log.h"
 #include "metrics.h"
 
-#define METRICS_MAGIC 0x5343414453455631ULL   /* "SCADSEV1": the layout below */
 
 static const double buckets[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 #define NBUCKETS ((int)(sizeof(buckets) / sizeof(buckets[0])))
+
+/* "SCAD" and the sizes of the layout below: a file another build laid out never matches. */
+#define METRICS_MAGIC (0x5343414400000000ULL | ((uint64_t)M__MAX << 24) | \
+                       ((uint64_t)ROUTE__MAX << 16) | ((uint64_t)ERR__MAX << 8) | NBUCKETS)
 
 /* The shared layout. Only ever grows zero-filled, so a fresh file is a valid one. */
 struct shared {
@@ -47,10 +51,22 @@ metrics_open(const char *path)
 
 	if (path == NULL)
 		return -1;
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || fstat(fd, &st)) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || flock(fd, LOCK_EX) ||
+	    fstat(fd, &st)) {
 		log_msg(LOG_WARN, NULL, "metrics file %s: %s; counting per process", path,
 		    strerror(errno));
 		goto out;
+	}
+	/* Left by a build with another layout (counters added): its figures mean nothing now. */
+	{
+		uint64_t magic = 0;
+		if (pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) && magic != 0 &&
+		    magic != METRICS_MAGIC) {
+			log_msg(LOG_WARN, NULL, "metrics file %s has another layout: starting it "
+			    "afresh", path);
+			if (ftruncate(fd, 0) == 0)
+				st.st_size = 0;
+		}
 	}
 	if ((size_t)st.st_size < sizeof(struct shared) &&
 	    ftruncate(fd, (off_t)sizeof(struct shared))) {
@@ -70,12 +86,12 @@ metrics_open(const char *path)
 		__atomic_compare_exchange_n(&sh->magic, &zero, METRICS_MAGIC, 0,
 		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
-	if (sh->magic != METRICS_MAGIC)
-		log_msg(LOG_WARN, NULL, "metrics file %s has another layout", path);
 	rc = 0;
 out:
-	if (fd >= 0)
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);	/* explicitly: the mapping keeps the file open */
 		close(fd);
+	}
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,33 @@ TEST(open_bad_path)
 	log_set_level(LOG_INFO);
 }
 
+/* A file another build laid out (other counters) starts afresh instead of being misread. */
+TEST(other_layout_reset)
+{
+	char dir[] = "/tmp/scadserve-metrics-XXXXXX", path[64];
+	uint64_t junk[64];
+	int fd, i;
+
+	if (!CHECK(mkdtemp(dir) != NULL))
+		return;
+	snprintf(path, sizeof(path), "%s/metrics", dir);
+	for (i = 0; i < 64; i++)
+		junk[i] = 1000 + (uint64_t)i;
+	junk[0] = 0x5343414453455631ULL;	/* the layout of an older build */
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
+	close(fd);
+	log_set_level(LOG_ERROR);
+	CHECK_INT(metrics_open(path), 0);
+	CHECK(metrics_get(M_CACHE_STORES) == 0);
+	CHECK(metrics_get(M_RENDERS) == 0);
+	metrics_add(M_RENDERS, 2);
+	CHECK_INT(metrics_open(path), 0);	/* and, once laid out, is kept */
+	CHECK(metrics_get(M_RENDERS) == 2);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Two processes counting into one mapped file see the same counters. */
 TEST(shared_file)
 {
@@ -258,5 +286,5 @@ out:
 	rmdir(dir);
 }
 
-UNIT_MAIN(requests_and_errors, counters_and_gauges, histogram, text_format, open_bad_path,
+UNIT_MAIN(other_layout_reset, requests_and_errors, counters_and_gauges, histogram, text_format, open_bad_path,
     shared_file)
