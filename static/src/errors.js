@@ -14,8 +14,10 @@ export const ERROR_TYPES = Object.freeze({
   timeout:                { status: 422, fallback: true },
   memory_limit:           { status: 422, fallback: true },
   output_too_large:       { status: 422 },
-  renderer_crashed:       { status: 500, fallback: true },
+  renderer_crashed:       { status: 422, fallback: true },
+  rate_limited:           { status: 429, retry: true },   // nginx: too many renders from this address
   overloaded:             { status: 503, retry: true },
+  sandbox_unavailable:    { status: 503 },                // the server cannot confine a renderer
   internal:               { status: 500 },
   network:                { status: 0, retry: true },   // browser only: the request never got an answer
   wasm_unavailable:       { status: 0, fallback: true }, // browser only: no WebAssembly, no worker, .wasm not loadable

@@ -44,7 +44,8 @@ function decodeLog(header) {
 }
 
 function worthRetrying(err) {
-  return err.type === 'network' || err.type === 'overloaded' || err.status === 502 || err.status === 504;
+  return err.type === 'network' || err.type === 'overloaded' || err.type === 'rate_limited' ||
+    err.status === 502 || err.status === 504;
 }
 
 // One render on the server. Resolves to {bytes, renderer: 'server'|'server-cache', key,
