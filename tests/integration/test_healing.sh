@@ -123,7 +123,9 @@ t_scratch_sweep() {
   within 10 hangs 1 || fail "the second render did not start"
   within 10 scratch_count 2 || fail "no second scratch directory: $(ls "$A_DIR/tmp")"
   live=$(scratch_dirs | grep -vx -- "$dead")
-  # Another instance on the same scratch folder starts: each of its workers sweeps.
+  # Another instance on the same scratch folder starts: each of its workers sweeps. (Started
+  # in this check's subshell, which finish does not know of: it stops it itself.)
+  trap inst_stop EXIT
   WORKERS=2 inst_start "${STANDIN_ENV[@]}" SCADSERVE_TMPDIR="$A_DIR/tmp" || fail "B did not start"
   [ ! -e "$dead" ] || fail "the dead worker's $dead was not swept"
   [ ! -e "$dead.lock" ] || fail "its lock file was not swept"
