@@ -13,39 +13,44 @@ static const char lib_missing[] = "Can't open library '";
 int
 redact_denials(char *s)
 {
-	char *r = s, *w = s, *eol, *q;
-	size_t n, dl = sizeof(denied_line) - 1;
+	char *r = s, *w = s, *eol, *q, *name, *close;
+	size_t dl = sizeof(denied_line) - 1, lf = sizeof(lib_found) - 1;
+	size_t lm = sizeof(lib_missing) - 1;
 	int changed = 0;
 
 	while (*r != '\0') {
 		eol = r + strcspn(r, "\n");
-		n = (size_t)(eol - r);
-		if (n >= dl && strncmp(r, denied_line, dl) == 0 &&
-		    strspn(r + dl, " \r") == n - dl) {
+		if ((size_t)(eol - r) >= dl && strncmp(r, denied_line, dl) == 0 &&
+		    strspn(r + dl, " \r") == (size_t)(eol - r) - dl) {
 			r = *eol ? eol + 1 : eol;	/* the line and its newline go */
 			changed++;
 			continue;
 		}
-		/* Copy the line, rewriting "library file 'X'" (no full stop) to "library 'X'.". */
-		q = n >= sizeof(lib_found) - 1 ? strstr(r, lib_found) : NULL;
-		if (q != NULL && q < eol) {
-			char *name = q + sizeof(lib_found) - 1, *close = memchr(name, '\'', (size_t)(eol - name));
-			if (close != NULL && (close + 1 == eol || close[1] != '.')) {
-				size_t head = (size_t)(q - r) + sizeof(lib_missing) - 1;
-				size_t body = (size_t)(close + 1 - name);
-				/* "library file '" is 5 bytes longer than "library '": room for the '.' */
-				memmove(w, r, (size_t)(q - r));
-				memcpy(w + (q - r), lib_missing, sizeof(lib_missing) - 1);
-				memmove(w + head, name, body);
-				w[head + body] = '.';
-				w += head + body + 1;
-				r = close + 1;
+		/*
+		 * Copy the line, rewriting each "library file 'X'" (no full stop after it) to
+		 * "library 'X'.": 5 bytes shorter, so the full stop fits and w stays behind r.
+		 */
+		while ((q = strstr(r, lib_found)) != NULL && q < eol) {
+			name = q + lf;
+			close = memchr(name, '\'', (size_t)(eol - name));
+			if (close == NULL)
+				break;
+			memmove(w, r, (size_t)(q - r));
+			w += q - r;
+			if (close + 1 < eol && close[1] == '.') {
+				memmove(w, q, (size_t)(close + 1 - q));	/* not ours: as it is */
+				w += close + 1 - q;
+			} else {
+				memcpy(w, lib_missing, lm);
+				memmove(w + lm, name, (size_t)(close + 1 - name));
+				w += lm + (size_t)(close + 1 - name);
+				*w++ = '.';
 				changed++;
-				n = (size_t)(eol - r);
 			}
+			r = close + 1;
 		}
-		memmove(w, r, n);
-		w += n;
+		memmove(w, r, (size_t)(eol - r));
+		w += eol - r;
 		r = eol;
 		if (*r == '\n')
 			*w++ = *r++;

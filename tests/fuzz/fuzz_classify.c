@@ -1,4 +1,4 @@
-/* fuzz_classify.c -- libFuzzer harness for classify_clean_log and classify_run on arbitrary logs */
+/* fuzz_classify.c -- libFuzzer harness for classify_clean_log, redact_denials and classify_run on arbitrary logs */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 
 #include "classify.h"
 #include "err.h"
+#include "redact.h"
 #include "text.h"
 
 #include "fuzz.h"
@@ -84,6 +85,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	clean = classify_clean_log(log, scratch_dir);
 	MUST(clean != NULL);
 	MUST(text_utf8_valid(clean, strlen(clean)));
+	/* Redaction (as api.c does next) only ever shortens, keeps UTF-8, and is done at once. */
+	{
+		size_t before = strlen(clean);
+		redact_denials(clean);
+		MUST(strlen(clean) <= before);
+		MUST(text_utf8_valid(clean, strlen(clean)));
+		MUST(redact_denials(clean) == 0);
+	}
 	memset(&res, 0, sizeof(res));
 	res.signal = signals[(data[0] & 0x7f) % (sizeof(signals) / sizeof(signals[0]))];
 	res.exited = res.signal == 0;

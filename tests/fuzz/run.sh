@@ -17,7 +17,7 @@ pkgs="fcgi jansson uuid sqlite3 libcrypto"
 # The fcgi/ sources each harness links: only the pure modules it reaches.
 declare -A sources=(
   [fuzz_req]="fcgi/req.c fcgi/text.c fcgi/err.c fcgi/format.c fcgi/key.c"
-  [fuzz_classify]="fcgi/classify.c fcgi/text.c fcgi/err.c fcgi/format.c"
+  [fuzz_classify]="fcgi/classify.c fcgi/redact.c fcgi/text.c fcgi/err.c fcgi/format.c"
 )
 
 if [ -z "$cc" ]; then

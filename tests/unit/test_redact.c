@@ -26,6 +26,9 @@ TEST(library_found_reads_as_missing)
 	/* No trailing newline, several on one log. */
 	expect("WARNING: Can't open library file 'a'\nWARNING: Can't open library file 'b'",
 	    "WARNING: Can't open library 'a'.\nWARNING: Can't open library 'b'.", 2);
+	/* Twice on one line (a model's echo can put them there): both, so once is enough. */
+	expect("x Can't open library file 'a' y Can't open library file 'b'\n",
+	    "x Can't open library 'a'. y Can't open library 'b'.\n", 2);
 }
 
 TEST(permission_denied_lines_go)
