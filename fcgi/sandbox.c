@@ -413,6 +413,16 @@ sandbox_child(const struct sandbox *box)
 		return errno;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
 		return errno;
+	/*
+	 * The sandbox first: libseccomp allocates, and an allocation under the address-space
+	 * limit below can fail (a sanitizer build has terabytes of shadow mapped already).
+	 */
+	if (p != NULL && p->refuse)
+		return EPERM;	/* fail closed: the caller should not have got this far */
+	if (p != NULL && p->landlock_abi > 0 && (rc = ll_apply(p, box->scratch)) != 0)
+		return rc;
+	if (p != NULL && p->seccomp && (rc = seccomp_apply()) != 0)
+		return rc;
 	/* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
 	if ((rc = limit(RLIMIT_CORE, 0, 0)) ||
 	    (rc = limit(RLIMIT_CPU, box->cpu_seconds, box->cpu_seconds + 1)) ||
@@ -420,14 +430,6 @@ sandbox_child(const struct sandbox *box)
 	    (rc = limit(RLIMIT_FSIZE, box->file_size, box->file_size)) ||
 	    (rc = limit(RLIMIT_NOFILE, box->open_files, box->open_files)) ||
 	    (rc = limit(RLIMIT_NPROC, box->processes, box->processes)))
-		return rc;
-	if (p == NULL)
-		return 0;
-	if (p->refuse)
-		return EPERM;	/* fail closed: the caller should not have got this far */
-	if (p->landlock_abi > 0 && (rc = ll_apply(p, box->scratch)) != 0)
-		return rc;
-	if (p->seccomp && (rc = seccomp_apply()) != 0)
 		return rc;
 	return 0;
 }
