@@ -244,19 +244,26 @@ render_model(struct call *c, const struct req_render *r, unsigned char **data, s
 	ci.timeout = box.wall_seconds;
 	ci.memory_max = app->cfg.memory_max;
 	if (classify_run(&ci, &c->e) != ERR_NONE) {
-		size_t n = strlen(res.log), keep = n > ERROR_LOG_MAX ? ERROR_LOG_MAX : n;
-		const char *tail = res.log + n - keep;
-		/* The last lines matter most; say how much went before them. */
-		while (keep > 0 && (*tail & 0xc0) == 0x80) {	/* never start mid-character */
+		/*
+		 * The last lines matter most: at most ERROR_LOG_MAX bytes, a note of what went
+		 * before them (under 64 bytes) included, never starting mid-character.
+		 */
+		size_t n = strlen(res.log), keep = n;
+		const char *tail;
+		int cut = n > ERROR_LOG_MAX || res.log_dropped > 0;
+
+		if (cut && keep > ERROR_LOG_MAX - 64)
+			keep = ERROR_LOG_MAX - 64;
+		tail = res.log + n - keep;
+		while (keep > 0 && (*tail & 0xc0) == 0x80) {
 			tail++;
 			keep--;
 		}
-		if ((keep < n || res.log_dropped > 0) &&
-		    asprintf(&c->e.log, "[... %zu bytes of log dropped ...]\n%s",
+		if (!cut && keep == n)
+			c->e.log = strdup(tail);
+		else if (asprintf(&c->e.log, "[... %zu bytes of log dropped ...]\n%s",
 		    (n - keep) + res.log_dropped, tail) < 0)
 			c->e.log = NULL;
-		else if (keep == n && res.log_dropped == 0)
-			c->e.log = strdup(tail);
 		free(*data);
 		*data = NULL;
 		log_msg(LOG_INFO, c->id, "render failed after %.3f s: %s: %s", res.seconds,
@@ -448,8 +455,8 @@ handle_health(struct call *c)
 		goto oom;
 	}
 	root = json_pack("{s:s, s:{s:s, s:s, s:b}, s:o, s:o, "
-	    "s:{s:b, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
-	    "s:{s:I, s:f, s:I, s:I, s:I}}",
+	    "s:{s:b, s:I, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
+	    "s:{s:I, s:f, s:I, s:I, s:I, s:I}}",
 	    "status", app->policy.refuse ? "refusing_renders" :
 	    app->policy.landlock_abi == 0 ? "unconfined" : "ok",
 	    "openscad", "version", app->probe.version,
@@ -458,12 +465,14 @@ handle_health(struct call *c)
 	    "sandbox", box,
 	    "cache", "ok", cache_ok, "entries", (json_int_t)entries,
 	    "bytes", (json_int_t)bytes, "max_bytes", (json_int_t)app->cfg.cache_max,
+	    "entry_max_bytes", (json_int_t)app->cfg.cache_entry_max,
 	    "render_slots", "total", app->cfg.slots,
 	    "busy", slot_busy(app->slots_dir, app->cfg.slots),
 	    "queued", (json_int_t)slot_queued(app->slots_dir, app->cfg.queue_max),
 	    "limits", "body_bytes", (json_int_t)app->cfg.body_max,
 	    "timeout_seconds", app->cfg.timeout, "memory_bytes", (json_int_t)app->cfg.memory_max,
 	    "output_bytes", (json_int_t)app->cfg.output_max,
+	    "text_output_bytes", (json_int_t)app->cfg.text_output_max,
 	    "log_bytes", (json_int_t)app->cfg.log_max);
 	if (root != NULL && operator) {
 		json_object_set_new(json_object_get(root, "openscad"), "path",
