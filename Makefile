@@ -66,6 +66,10 @@ stop:
 status:
 	@bin/scadservectl status
 
+# Tests and benchmarks start instances as root from wherever the checkout is: let the
+# instances' unprivileged user through the folders above it (bin/scadservectl).
+test test-integration test-browser asan bench bench-server bench-browser: export SCADSERVE_GRANT_TRAVERSE = 1
+
 test: deps build
 	@$(MAKE) --no-print-directory test-unit test-fuzz test-integration test-browser
 
