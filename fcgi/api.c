@@ -11,20 +11,15 @@
 #include <uuid/uuid.h>
 
 #include "api.h"
-#include "classify.h"
+#include "engine.h"
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
-#include "redact.h"
-#include "render.h"
 #include "req.h"
 #include "resp.h"
 #include "sandbox.h"
-#include "scratch.h"
 #include "slot.h"
 #include "text.h"
-
-#define ERROR_LOG_MAX 8192      /* bytes of OpenSCAD's log an error answer carries */
 
 /* One request in flight. */
 struct call {
@@ -126,166 +121,6 @@ send_model(struct call *c, const char *key, const char *ctype, const unsigned ch
 	resp_send(c->rq->out, 200, ctype, headers, c->id, data, len, c->head);
 }
 
-/* Fills the renderer's limits for a render of r. */
-static void
-box_for(const struct app *app, const struct req_render *r, const struct scratch *s,
-    struct sandbox *box)
-{
-	memset(box, 0, sizeof(*box));
-	box->wall_seconds = r->timeout > 0 ? r->timeout : app->cfg.timeout;
-	box->cpu_seconds = app->cfg.cpu_max;
-	box->address_space = app->cfg.memory_max;
-	/* Text formats stop at their own, smaller limit (SIGXFSZ): output_too_large. */
-	box->file_size = (r->format->text ? app->cfg.text_output_max : app->cfg.output_max) + 1;
-	box->open_files = 256;
-	box->processes = app->cfg.nproc_max;
-	box->scratch = s->dir;
-	box->policy = &app->policy;
-}
-
-/*
- * Runs the renderer on r in a fresh scratch directory. On success returns 0 with the
- * output in *data (caller frees) and *len, and OpenSCAD's messages in summary; else -1
- * with c->e filled. The scratch directory is always removed.
- */
-static int
-render_model(struct call *c, const struct req_render *r, unsigned char **data, size_t *len,
-    double *seconds, char *summary, size_t summary_len)
-{
-	struct app *app = c->app;
-	struct scratch s;
-	struct sandbox box;
-	struct render_result res;
-	struct classify_in ci;
-	char outpath[1400], params[1400], home[1300], tmpdir[1300], libpath[4200];
-	char *argv[16], *envp[8], *clean = NULL;
-	long long size = -1;
-	int argc = 0, rc = -1;
-	size_t i;
-
-	memset(&res, 0, sizeof(res));
-	*data = NULL;
-	if (scratch_new(&s, app->cfg.tmp_dir)) {
-		err_set(&c->e, ERR_INTERNAL, "cannot make a scratch directory");
-		return -1;
-	}
-	if (scratch_write(&s, "model.scad", r->source, r->source_len))
-		goto internal;
-	for (i = 0; i < r->nfiles; i++)
-		if (scratch_write(&s, r->files[i].name, r->files[i].data, r->files[i].len))
-			goto internal;
-	if (text_printf(outpath, sizeof(outpath), "%s/model.%s", s.out, r->format->ext) ||
-	    text_printf(params, sizeof(params), "%s/params.json", s.dir))
-		goto internal;
-	argv[argc++] = app->cfg.openscad;
-	argv[argc++] = "--export-format";
-	argv[argc++] = (char *)r->format->export_arg;
-	argv[argc++] = "-o";
-	argv[argc++] = outpath;
-	if (json_object_size(r->param_obj) > 0) {
-		if (scratch_write_params(&s, r->param_obj))
-			goto internal;
-		argv[argc++] = "-p";
-		argv[argc++] = params;
-		argv[argc++] = "-P";
-		argv[argc++] = "scadserve";
-	}
-	if (strcmp(app->probe.backend, "manifold") == 0)
-		argv[argc++] = "--backend=manifold";
-	argv[argc++] = "model.scad";
-	argv[argc] = NULL;
-	if (text_printf(home, sizeof(home), "HOME=%s", s.dir) ||
-	    text_printf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", s.dir))
-		goto internal;
-	envp[0] = "PATH=/usr/bin:/bin";
-	envp[1] = "LANG=C.UTF-8";
-	envp[2] = home;
-	envp[3] = tmpdir;
-	envp[4] = NULL;
-	if (app->policy.library_path[0] != '\0') {
-		snprintf(libpath, sizeof(libpath), "OPENSCADPATH=%s", app->policy.library_path);
-		envp[4] = libpath;
-		envp[5] = NULL;
-	}
-	box_for(app, r, &s, &box);
-	if (render_run(app->cfg.openscad, argv, envp, s.src, &box, app->cfg.log_max, &res)) {
-		err_set(&c->e, ERR_INTERNAL, "the renderer could not be started");
-		log_msg(LOG_ERROR, c->id, "cannot run %s: %s", app->cfg.openscad,
-		    res.exec_errno ? strerror(res.exec_errno) : "failed");
-		goto out;
-	}
-	*seconds = res.seconds;
-	metrics_render(res.seconds);
-	size = scratch_read(outpath, app->cfg.output_max, data);
-	/* For echo OpenSCAD writes its messages, a failed run's error too, to the output. */
-	if (strcmp(r->format->name, "echo") == 0 && size > 0 && (res.signal || res.status)) {
-		size_t n = res.log ? strlen(res.log) : 0;
-		if ((clean = malloc(n + (size_t)size + 1)) == NULL)
-			goto internal;
-		memcpy(clean, res.log ? res.log : "", n);
-		memcpy(clean + n, *data, (size_t)size);
-		clean[n + (size_t)size] = '\0';
-		free(res.log);
-		res.log = clean;
-		clean = NULL;
-	}
-	if ((clean = classify_clean_log(res.log, s.dir)) == NULL)
-		goto internal;
-	free(res.log);
-	res.log = clean;
-	clean = NULL;
-	/* A file the sandbox refused must read like one that is not there. */
-	redact_denials(res.log);
-	memset(&ci, 0, sizeof(ci));
-	ci.run = &res;
-	ci.format = r->format;
-	ci.output_size = size == -2 ? (long long)app->cfg.output_max + 1 : size;
-	ci.output_max = box.file_size - 1;	/* the limit for this format */
-	ci.timeout = box.wall_seconds;
-	ci.memory_max = app->cfg.memory_max;
-	if (classify_run(&ci, &c->e) != ERR_NONE) {
-		/*
-		 * The last lines matter most: at most ERROR_LOG_MAX bytes, a note of what went
-		 * before them (under 64 bytes) included, never starting mid-character.
-		 */
-		size_t n = strlen(res.log), keep = n;
-		const char *tail;
-		int cut = n > ERROR_LOG_MAX || res.log_dropped > 0;
-
-		if (cut && keep > ERROR_LOG_MAX - 64)
-			keep = ERROR_LOG_MAX - 64;
-		tail = res.log + n - keep;
-		while (keep > 0 && (*tail & 0xc0) == 0x80) {
-			tail++;
-			keep--;
-		}
-		if (!cut && keep == n)
-			c->e.log = strdup(tail);
-		else if (asprintf(&c->e.log, "[... %zu bytes of log dropped ...]\n%s",
-		    (n - keep) + res.log_dropped, tail) < 0)
-			c->e.log = NULL;
-		free(*data);
-		*data = NULL;
-		log_msg(LOG_INFO, c->id, "render failed after %.3f s: %s: %s", res.seconds,
-		    err_type_name(c->e.type), c->e.message);
-		goto out;
-	}
-	*len = (size_t)size;
-	classify_log_summary(res.log, summary, summary_len);
-	metrics_add(M_RENDER_WARNINGS, classify_log_warnings(res.log));
-	log_msg(LOG_INFO, c->id, "rendered %zu bytes of %s in %.3f s", *len, r->format->name,
-	    res.seconds);
-	rc = 0;
-	goto out;
-internal:
-	err_set(&c->e, ERR_INTERNAL, "cannot prepare the render");
-out:
-	render_result_free(&res);
-	free(clean);
-	scratch_remove(&s);
-	return rc;
-}
-
 static void
 handle_render(struct call *c)
 {
@@ -293,13 +128,14 @@ handle_render(struct call *c)
 	struct req_limits lim;
 	struct req_render r;
 	struct cache_entry ce;
-	unsigned char *data = NULL;
+	struct engine_env env = { &app->cfg, &app->probe, &app->policy };
+	struct engine_out out;
 	size_t len = 0;
-	double seconds = 0;
-	char key[65], *body = NULL, summary[4096] = "";
+	char key[65], *body = NULL;
 	int slot = -1;
 
 	memset(&r, 0, sizeof(r));
+	memset(&out, 0, sizeof(out));
 	lim.body_max = app->cfg.body_max;
 	lim.timeout_max = app->cfg.timeout;
 	lim.files_max = app->cfg.files_max;
@@ -336,13 +172,13 @@ handle_render(struct call *c)
 		free(ce.data);
 		goto out;
 	}
-	if (render_model(c, &r, &data, &len, &seconds, summary, sizeof(summary))) {
+	if (engine_render(&env, &r, c->id, &out, &c->e)) {
 		slot_release(slot);
 		goto fail;
 	}
 	slot_release(slot);
-	switch (cache_put(app->cache, key, r.format->content_type, data, len, app->probe.id,
-	    summary)) {
+	switch (cache_put(app->cache, key, r.format->content_type, out.data, out.len,
+	    app->probe.id, out.summary)) {
 	case CACHE_STORED:
 		metrics_add(M_CACHE_STORES, 1);
 		break;
@@ -353,12 +189,13 @@ handle_render(struct call *c)
 		c->not_stored = "failed";
 		break;
 	}
-	send_model(c, key, r.format->content_type, data, len, "miss", seconds, r.format, summary);
+	send_model(c, key, r.format->content_type, out.data, out.len, "miss", out.seconds,
+	    r.format, out.summary);
 	goto out;
 fail:
 	fail(c);
 out:
-	free(data);
+	engine_out_free(&out);
 	free(body);
 	req_render_free(&r);
 }
