@@ -1,7 +1,7 @@
 // helpers.mjs -- shared by the browser tests and the browser benchmark: Chromium, page state, PNGs.
 
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,11 @@ import { deflateRawSync, inflateSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
+// OpenSCAD's examples: SCADSERVE_CORPUS (as the conformance suite), else ../shared beside the
+// checkout, else the workplace's copy.
+export const corpusDir = process.env.SCADSERVE_CORPUS ||
+  [join(repoRoot, '..', 'shared', 'corpus', 'openscad-examples'), '/work/shared/corpus/openscad-examples']
+    .find((d) => existsSync(d)) || join(repoRoot, '..', 'shared', 'corpus', 'openscad-examples');
 const require = createRequire(join(repoRoot, 'static', 'package.json'));
 const { chromium } = require('playwright-core');
 

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
-  colourCount, decodePng, launch, modelPixelShare, pageUrl, repoRoot, seq, status, waitRender, watchErrors,
+  colourCount, corpusDir, decodePng, launch, modelPixelShare, pageUrl, seq, status, waitRender, watchErrors,
 } from './helpers.mjs';
 
-const corpus = join(repoRoot, '..', 'shared', 'corpus', 'openscad-examples');
+const corpus = corpusDir;
 const candleStandPath = process.env.CANDLESTAND || join(corpus, 'Parametric', 'candleStand.scad');
 
 let browser;

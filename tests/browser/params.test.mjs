@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseParameters } from '../../static/src/params.js';
-import { repoRoot } from './helpers.mjs';
+import { corpusDir } from './helpers.mjs';
 
 const byName = (src) => Object.fromEntries(parseParameters(src).map((p) => [p.name, p]));
 
 test('candleStand.scad: groups, descriptions and controls as in OpenSCAD\'s customizer', () => {
-  const src = readFileSync(join(repoRoot, '..', 'shared', 'corpus', 'openscad-examples', 'Parametric', 'candleStand.scad'), 'utf8');
+  const src = readFileSync(join(corpusDir, 'Parametric', 'candleStand.scad'), 'utf8');
   const params = parseParameters(src);
   assert.deepEqual(params.map((p) => p.name), ['length', 'radius', 'count', 'centerCandle', 'candleSize', 'width',
     'holeSize', 'CenterCandleWidth', 'heightOfSupport', 'widthOfSupport', 'heightOfRing', 'widthOfRing']);
