@@ -71,10 +71,15 @@ status:
 test test-integration test-browser asan bench bench-server bench-browser: export SCADSERVE_GRANT_TRAVERSE = 1
 
 test: deps build
-	@$(MAKE) --no-print-directory test-unit test-fuzz test-integration test-browser
+	@$(MAKE) --no-print-directory test-unit test-engines test-fuzz test-integration test-browser
 
 test-unit: $(UNITBINS)
 	@tests/unit/run.sh $(UNITBINS)
+
+# The engines' Node helpers (engines/), started for real and driven through their protocols.
+.PHONY: test-engines
+test-engines: static/node_modules/.package-lock.json
+	@tests/engines/run.sh
 
 # A short time-boxed fuzz run in every test run; `make fuzz` runs longer.
 test-fuzz:
