@@ -251,7 +251,9 @@ classify_run(const struct classify_in *in, struct err *e)
 	if (r->signal == SIGXFSZ ||
 	    (in->output_size >= 0 && (unsigned long long)in->output_size > in->output_max))
 		return err_set(e, ERR_OUTPUT_TOO_LARGE, "the result would be larger than the "
-		    "output limit of %llu bytes", in->output_max);
+		    "output limit of %llu bytes%s", in->output_max, in->format->text ?
+		    " for a text format (echo, csg, ast): print less, or ask for a mesh format" :
+		    ": simplify the model (lower $fn) or ask for a more compact format");
 	if ((r->signal != 0 || r->status != 0) && find_any(log, oom_words) != NULL)
 		return err_set(e, ERR_MEMORY_LIMIT, "the render ran out of memory (limit %llu "
 		    "MiB)", in->memory_max >> 20);
