@@ -334,13 +334,6 @@ oom:
 	fail(c);
 }
 
-/* Sets the queue gauge the metrics report from the queue's lock files. */
-static void
-queue_refresh(const struct app *app)
-{
-	metrics_set(M_QUEUE_WAITING, (uint64_t)slot_queued(app->slots_dir, app->cfg.queue_max));
-}
-
 static void
 handle_metrics(struct call *c)
 {
@@ -352,7 +345,7 @@ handle_metrics(struct call *c)
 	cache_stats(app->cache, &g.cache_entries, &g.cache_bytes);
 	g.slots_total = app->cfg.slots;
 	g.slots_busy = slot_busy(app->slots_dir, app->cfg.slots);
-	queue_refresh(app);
+	g.queued = slot_queued(app->slots_dir, app->cfg.queue_max);
 	if ((text = metrics_text(&g)) == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "out of memory");
 		fail(c);

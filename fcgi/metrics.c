@@ -101,18 +101,6 @@ metrics_add(enum metric m, uint64_t n)
 	__atomic_fetch_add(&sh->counter[m], n, __ATOMIC_RELAXED);
 }
 
-void
-metrics_sub(enum metric m, uint64_t n)
-{
-	__atomic_fetch_sub(&sh->counter[m], n, __ATOMIC_RELAXED);
-}
-
-void
-metrics_set(enum metric m, uint64_t v)
-{
-	__atomic_store_n(&sh->counter[m], v, __ATOMIC_RELAXED);
-}
-
 uint64_t
 metrics_get(enum metric m)
 {
@@ -249,7 +237,7 @@ metrics_text(const struct metrics_gauges *g)
 	    (unsigned long long)metrics_get(M_RENDERS),
 	    (double)metrics_get(M_RENDER_USEC) / 1e6, (unsigned long long)metrics_get(M_RENDERS));
 	gauge(&b, "scadserve_queue_depth", "Render requests waiting for a render slot.",
-	    (long long)metrics_get(M_QUEUE_WAITING));
+	    g->queued);
 	gauge(&b, "scadserve_render_slots", "Render slots in all.", g->slots_total);
 	gauge(&b, "scadserve_renders_in_flight", "Render slots in use.", g->slots_busy);
 	gauge(&b, "scadserve_cache_entries", "Models in the cache.", g->cache_entries);

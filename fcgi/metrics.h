@@ -18,8 +18,6 @@ enum metric {
 	M_CACHE_EVICTIONS,
 	M_CACHE_REOPENS,
 	M_CACHE_ERRORS,
-	M_QUEUE_WAITING,        /* gauge: requests waiting for a render slot (metrics_set from
-	                           the queue's lock files, slot_queued, before it is read) */
 	M_RENDER_WARNINGS,      /* OpenSCAD's WARNING lines in renders that succeeded */
 	M__MAX
 };
@@ -30,6 +28,7 @@ struct metrics_gauges {
 	int64_t cache_bytes;
 	int slots_total;
 	int slots_busy;
+	int64_t queued;            /* requests waiting for a slot: counted from the queue's locks */
 };
 
 /*
@@ -39,8 +38,6 @@ struct metrics_gauges {
 int metrics_open(const char *path);
 
 void metrics_add(enum metric m, uint64_t n);
-void metrics_sub(enum metric m, uint64_t n);
-void metrics_set(enum metric m, uint64_t v);
 uint64_t metrics_get(enum metric m);
 void metrics_request(enum route r);
 void metrics_error(enum err_type t);
