@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "engine.h"
+#include "engine_wasm.h"
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
@@ -29,6 +30,8 @@ struct call {
 	int head;                  /* HEAD: headers only */
 	char id[40];               /* request id: the client's UUID or a new one */
 	const char *not_stored;    /* why a rendered result was not cached, for X-Cache-Store */
+	const char *engine;        /* the engine that answered a render, for X-Engine */
+	const char *fallback;      /* why the CLI answered for the WASM engine, or NULL */
 	struct err e;
 };
 
@@ -107,12 +110,17 @@ send_model(struct call *c, const char *key, const char *ctype, const unsigned ch
 		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\nX-Cache: %s\r\n"
 		    "X-Render-Time: %.3f\r\nContent-Location: /api/models/%s\r\n"
 		    "Content-Disposition: inline; filename=\"model.%s\"\r\n"
-		    "Cache-Control: no-store\r\n%s%s%s", key, cache_state, seconds, key, fmt->ext,
-		    c->not_stored ? "X-Cache-Store: " : "", c->not_stored ? c->not_stored : "",
-		    c->not_stored ? "\r\n" : "");
+		    "Cache-Control: no-store\r\n%s%s%s%s%s%s", key, cache_state, seconds, key,
+		    fmt->ext, c->not_stored ? "X-Cache-Store: " : "",
+		    c->not_stored ? c->not_stored : "", c->not_stored ? "\r\n" : "",
+		    c->engine ? "X-Engine: " : "", c->engine ? c->engine : "",
+		    c->engine ? "\r\n" : "");
 	else
 		n = (size_t)snprintf(headers, sizeof(headers), "ETag: \"%s\"\r\n"
 		    "Cache-Control: public, max-age=31536000, immutable\r\n", key);
+	if (fmt != NULL && c->fallback != NULL && n + 200 < sizeof(headers))
+		n += (size_t)snprintf(headers + n, sizeof(headers) - n,
+		    "X-Engine-Fallback: %s\r\n", c->fallback);
 	if (log != NULL && log[0] != '\0' && n + 20 < sizeof(headers)) {
 		n += (size_t)snprintf(headers + n, sizeof(headers) - n, "X-Render-Log: ");
 		n += text_percent_encode(log, headers + n, sizeof(headers) - n - 3);
@@ -132,6 +140,7 @@ handle_render(struct call *c)
 	struct engine_out out;
 	size_t len = 0;
 	char key[65], *body = NULL;
+	const char *engine, *why;
 	int slot = -1;
 
 	memset(&r, 0, sizeof(r));
@@ -144,10 +153,13 @@ handle_render(struct call *c)
 	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), body, len,
 	    &lim, &r, &c->e))
 		goto fail;
-	if (key_derive(&r, app->probe.id, key)) {
+	/* The key names the engine that will make the result (results differ between them). */
+	engine = engine_choose(&env, &r, &why);
+	if (key_derive(&r, engine_id(&env, engine), key)) {
 		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
 		goto fail;
 	}
+	c->engine = engine;
 	if (cache_get(app->cache, key, &ce)) {
 		metrics_add(M_CACHE_HITS, 1);
 		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
@@ -177,8 +189,15 @@ handle_render(struct call *c)
 		goto fail;
 	}
 	slot_release(slot);
+	c->engine = out.engine;
+	c->fallback = out.fallback;
+	/* Another engine made it than the key named (the CLI for a crashed WASM render). */
+	if (strcmp(out.engine, engine) != 0 && key_derive(&r, out.engine_id, key)) {
+		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
+		goto fail;
+	}
 	switch (cache_put(app->cache, key, r.format->content_type, out.data, out.len,
-	    app->probe.id, out.summary)) {
+	    out.engine_id, out.summary)) {
 	case CACHE_STORED:
 		metrics_add(M_CACHE_STORES, 1);
 		break;
@@ -267,6 +286,59 @@ health_sandbox(const struct sandbox_policy *p, int operator)
 }
 
 /*
+ * The engines part of /api/health: each engine's state, and which engines serve each format.
+ * Sets *formats (the union of formats) and *by_format. New reference, or NULL.
+ */
+static json_t *
+health_engines(const struct app *app, int operator, json_t **formats, json_t **by_format)
+{
+	json_t *list, *wasm, *cli;
+	int i;
+
+	*formats = json_array();
+	*by_format = json_object();
+	list = json_array();
+	wasm = engine_wasm_health(operator);
+	cli = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", "cli", "version",
+	    app->probe.version, "backend", app->probe.backend,
+	    "state", app->policy.refuse ? "refused" : "ready",
+	    "default", wasm == NULL || !json_is_true(json_object_get(wasm, "default")));
+	if (*formats == NULL || *by_format == NULL || list == NULL || wasm == NULL || cli == NULL)
+		goto oom;
+	if (operator)
+		json_object_set_new(cli, "path", json_string(app->cfg.openscad));
+	json_array_append_new(list, wasm);
+	json_array_append_new(list, cli);
+	wasm = cli = NULL;
+	for (i = 0; i < format_count(); i++) {
+		const struct format *f = format_at(i);
+		json_t *who = json_array();
+
+		if (who == NULL)
+			goto oom;
+		if (engine_wasm_has_format(f))
+			json_array_append_new(who, json_string("wasm"));
+		if (format_enabled(f))
+			json_array_append_new(who, json_string("cli"));
+		if (json_array_size(who) == 0) {
+			json_decref(who);
+			continue;
+		}
+		json_array_append_new(*formats, json_string(f->name));
+		json_object_set_new(*by_format, f->name, who);
+	}
+	return list;
+oom:
+	json_decref(*formats);
+	json_decref(*by_format);
+	json_decref(list);
+	json_decref(wasm);
+	json_decref(cli);
+	*formats = *by_format = NULL;
+	return NULL;
+}
+
+/*
  * GET /api/health. Anyone sees whether the service can render and with what; only the
  * operator (nginx sets SCADSERVE_OPERATOR=1 for the addresses in SCADSERVE_OPERATOR_NETS)
  * also sees paths, process ids and the sandbox's folders.
@@ -275,30 +347,31 @@ static void
 handle_health(struct call *c)
 {
 	struct app *app = c->app;
-	json_t *root, *formats, *box;
+	json_t *root, *formats, *box, *engines, *by_format;
 	int64_t entries = 0, bytes = 0;
-	int i, cache_ok = cache_stats(app->cache, &entries, &bytes) == 0;
+	int cache_ok = cache_stats(app->cache, &entries, &bytes) == 0;
 	const char *op = param(c, "SCADSERVE_OPERATOR");
 	int operator = op != NULL && strcmp(op, "1") == 0;
 	char *text;
 
-	if ((formats = json_array()) == NULL)
+	if ((engines = health_engines(app, operator, &formats, &by_format)) == NULL)
 		goto oom;
-	for (i = 0; i < format_count(); i++)
-		if (format_enabled(format_at(i)))
-			json_array_append_new(formats, json_string(format_at(i)->name));
 	if ((box = health_sandbox(&app->policy, operator)) == NULL) {
 		json_decref(formats);
+		json_decref(by_format);
+		json_decref(engines);
 		goto oom;
 	}
-	root = json_pack("{s:s, s:{s:s, s:s, s:b}, s:o, s:o, "
+	root = json_pack("{s:s, s:{s:s, s:s, s:b}, s:o, s:o, s:o, s:o, "
 	    "s:{s:b, s:I, s:I, s:I, s:I}, s:{s:i, s:i, s:I}, "
 	    "s:{s:I, s:f, s:I, s:I, s:I, s:I}}",
 	    "status", app->policy.refuse ? "refusing_renders" :
 	    app->policy.landlock_abi == 0 ? "unconfined" : "ok",
 	    "openscad", "version", app->probe.version,
 	    "backend", app->probe.backend, "manifold", app->probe.has_manifold,
+	    "engines", engines,
 	    "formats", formats,
+	    "format_engines", by_format,
 	    "sandbox", box,
 	    "cache", "ok", cache_ok, "entries", (json_int_t)entries,
 	    "bytes", (json_int_t)bytes, "max_bytes", (json_int_t)app->cfg.cache_max,

@@ -117,6 +117,8 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	c->queue_max = 16;
 	c->queue_wait = 30;
 	c->log_level = LOG_INFO;
+	c->wasm_memory = 4ULL << 30;
+	c->wasm_recycle = 256ULL << 20;
 	if (get_path(get, "SCADSERVE_OPENSCAD", c->openscad, sizeof(c->openscad),
 	    "/usr/bin/openscad", err, errlen) ||
 	    get_path(get, "SCADSERVE_STATE_DIR", c->state_dir, sizeof(c->state_dir), "var",
@@ -132,7 +134,13 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	if (get_path(get, "SCADSERVE_TMPDIR", c->tmp_dir, sizeof(c->tmp_dir), def, err, errlen))
 		return -1;
 	if (get_path(get, "SCADSERVE_LOG_FILE", c->log_file, sizeof(c->log_file), "", err,
-	    errlen))
+	    errlen) ||
+	    get_path(get, "SCADSERVE_NODE", c->node, sizeof(c->node), "/usr/bin/node", err,
+	    errlen) ||
+	    get_path(get, "SCADSERVE_WASM_HELPER", c->wasm_helper, sizeof(c->wasm_helper), "",
+	    err, errlen) ||
+	    get_path(get, "SCADSERVE_WASM_PACKAGE", c->wasm_package, sizeof(c->wasm_package), "",
+	    err, errlen))
 		return -1;
 	if (get_size(get, "SCADSERVE_CACHE_MAX", &c->cache_max, CACHE_MAX_MAX, err, errlen) ||
 	    get_size(get, "SCADSERVE_BODY_MAX", &c->body_max, 1ULL << 30, err, errlen) ||
@@ -147,8 +155,16 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	    get_count(get, "SCADSERVE_NPROC_MAX", &c->nproc_max, 65536, err, errlen) ||
 	    get_count(get, "SCADSERVE_RENDER_SLOTS", &slots, 1024, err, errlen) ||
 	    get_count(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, 1024, err, errlen) ||
-	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen))
+	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen) ||
+	    get_size(get, "SCADSERVE_WASM_MEMORY", &c->wasm_memory, 1ULL << 40, err, errlen) ||
+	    get_size(get, "SCADSERVE_WASM_RECYCLE", &c->wasm_recycle, 1ULL << 40, err, errlen))
 		return -1;
+	if (c->wasm_memory < (2ULL << 30)) {
+		/* Below 2 GiB V8 cannot reserve the 1 GiB heap the helper's flags ask for. */
+		snprintf(err, errlen, "SCADSERVE_WASM_MEMORY=%s: at least 2G",
+		    get("SCADSERVE_WASM_MEMORY"));
+		return -1;
+	}
 	if (c->timeout > 86400 || c->queue_wait > 86400) {
 		snprintf(err, errlen, "%s: at most 86400 seconds", c->timeout > 86400 ?
 		    "SCADSERVE_TIMEOUT" : "SCADSERVE_QUEUE_WAIT");
@@ -183,6 +199,14 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 		return -1;
 	}
 	snprintf(c->backend, sizeof(c->backend), "%s", v);
+	v = get("SCADSERVE_ENGINE");
+	if (v == NULL || v[0] == '\0')
+		v = "auto";
+	if (strcmp(v, "auto") && strcmp(v, "cli")) {
+		snprintf(err, errlen, "SCADSERVE_ENGINE=%s: expected auto or cli", v);
+		return -1;
+	}
+	snprintf(c->engine, sizeof(c->engine), "%s", v);
 	v = get("SCADSERVE_LOG_LEVEL");
 	if (v != NULL && v[0] != '\0') {
 		if (strcmp(v, "error") == 0) c->log_level = LOG_ERROR;

@@ -24,7 +24,15 @@ struct config {
 	int slots;                 /* SCADSERVE_RENDER_SLOTS: number of cores */
 	uint64_t queue_max;        /* SCADSERVE_QUEUE_MAX: 16 waiting renders */
 	double queue_wait;         /* SCADSERVE_QUEUE_WAIT: 30 (seconds) */
-	char backend[16];          /* SCADSERVE_BACKEND: auto | cgal | manifold */
+	char backend[16];          /* SCADSERVE_BACKEND: auto | cgal | manifold (the CLI's) */
+	char engine[8];            /* SCADSERVE_ENGINE: auto (WASM, the CLI as fallback) | cli */
+	char node[1024];           /* SCADSERVE_NODE: /usr/bin/node, runs the WASM helper */
+	char wasm_helper[1024];    /* SCADSERVE_WASM_HELPER: "" = engines/wasm/helper.mjs
+	                              beside the program's build folder */
+	char wasm_package[1024];   /* SCADSERVE_WASM_PACKAGE: "" = the helper's default */
+	uint64_t wasm_memory;      /* SCADSERVE_WASM_MEMORY: 4G (the helper's address space) */
+	uint64_t wasm_recycle;     /* SCADSERVE_WASM_RECYCLE: 256M: a helper whose render grew
+	                              its heap past this is replaced */
 	int log_level;             /* SCADSERVE_LOG_LEVEL: error|warn|info|debug */
 	char log_file[1024];       /* SCADSERVE_LOG_FILE: "" = stderr as inherited */
 };

@@ -14,8 +14,6 @@
 #include "scratch.h"
 #include "text.h"
 
-#define ERROR_LOG_MAX 8192      /* bytes of OpenSCAD's log an error answer carries */
-
 /* Fills the renderer's limits for a render of r. */
 static void
 box_for(const struct engine_env *env, const struct req_render *r, const struct scratch *s,
@@ -131,26 +129,7 @@ engine_cli_render(const struct engine_env *env, const struct req_render *r,
 	ci.timeout = box.wall_seconds;
 	ci.memory_max = cfg->memory_max;
 	if (classify_run(&ci, e) != ERR_NONE) {
-		/*
-		 * The last lines matter most: at most ERROR_LOG_MAX bytes, a note of what went
-		 * before them (under 64 bytes) included, never starting mid-character.
-		 */
-		size_t n = strlen(res.log), keep = n;
-		const char *tail;
-		int cut = n > ERROR_LOG_MAX || res.log_dropped > 0;
-
-		if (cut && keep > ERROR_LOG_MAX - 64)
-			keep = ERROR_LOG_MAX - 64;
-		tail = res.log + n - keep;
-		while (keep > 0 && (*tail & 0xc0) == 0x80) {
-			tail++;
-			keep--;
-		}
-		if (!cut && keep == n)
-			e->log = strdup(tail);
-		else if (asprintf(&e->log, "[... %zu bytes of log dropped ...]\n%s",
-		    (n - keep) + res.log_dropped, tail) < 0)
-			e->log = NULL;
+		e->log = engine_log_tail(res.log, res.log_dropped);
 		free(*data);
 		*data = NULL;
 		log_msg(LOG_INFO, request_id, "render failed after %.3f s: %s: %s", res.seconds,

@@ -28,6 +28,7 @@ static const struct {
 	[ERR_RENDERER_CRASHED] =       { 422, "renderer_crashed" },
 	[ERR_OVERLOADED] =             { 503, "overloaded" },
 	[ERR_SANDBOX_UNAVAILABLE] =    { 503, "sandbox_unavailable" },
+	[ERR_ENGINE_UNAVAILABLE] =     { 503, "engine_unavailable" },
 	[ERR_INTERNAL] =               { 500, "internal" },
 };
 
@@ -113,6 +114,8 @@ err_json(const struct err *e, const char *request_id)
 		goto out;
 	if (e->retry_after > 0 &&
 	    json_object_set_new(obj, "retry_after", json_integer(e->retry_after)))
+		goto out;
+	if (e->engine != NULL && json_object_set_new(obj, "engine", json_string(e->engine)))
 		goto out;
 	/* The log was made valid UTF-8 by whoever filled it (text_utf8_scrub). */
 	if (e->log != NULL && e->log[0] != '\0' &&

@@ -20,6 +20,7 @@ enum err_type {
 	ERR_RENDERER_CRASHED,
 	ERR_OVERLOADED,
 	ERR_SANDBOX_UNAVAILABLE,
+	ERR_ENGINE_UNAVAILABLE,
 	ERR_INTERNAL,
 	ERR__MAX
 };
@@ -32,6 +33,7 @@ struct err {
 	char file[128];        /* file the line is in, "" for the main model */
 	const char *allow;     /* Allow header for method_not_allowed (static string) */
 	int retry_after;       /* seconds, for overloaded; 0 = none */
+	const char *engine;    /* the engine whose answer this is (static string), or NULL */
 	char *log;             /* tail of OpenSCAD's log, owned, may be NULL */
 };
 

@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "engine_wasm.h"
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
@@ -127,16 +128,24 @@ main(int argc, char *argv[])
 		    "set SCADSERVE_OPENSCAD to an OpenSCAD binary", app.cfg.openscad);
 		return 1;
 	}
+	/* The WASM engine's helper starts now, so that it is warm for the first render. */
+	if (engine_wasm_init(&app.cfg, &app.policy) == 0)
+		engine_wasm_warm();
+	else if (strcmp(app.cfg.engine, "cli") != 0)
+		log_msg(LOG_WARN, NULL, "the WASM engine is unavailable (%s): the CLI renders "
+		    "everything", engine_wasm_why());
 	if ((app.cache = cache_open(app.cfg.cache_path, app.cfg.cache_max,
 	    app.cfg.cache_entry_max)) == NULL) {
 		log_msg(LOG_ERROR, NULL, "out of memory");
 		return 1;
 	}
-	log_msg(LOG_INFO, NULL, "ready: %s (%d formats), cache %s, %d render slots, %s",
-	    app.probe.id, app.probe.formats, app.cfg.cache_path, app.cfg.slots,
+	log_msg(LOG_INFO, NULL, "ready: %s, CLI %s (%d formats), cache %s, %d render slots, %s",
+	    engine_wasm_why()[0] ? "no WASM engine" : engine_wasm_id(), app.probe.id,
+	    app.probe.formats, app.cfg.cache_path, app.cfg.slots,
 	    sandbox_describe(&app.policy));
 	if (FCGX_Init() || FCGX_InitRequest(&rq, 0, 0)) {
 		log_msg(LOG_ERROR, NULL, "FastCGI initialisation failed");
+		engine_wasm_stop();
 		cache_free(app.cache);
 		return 1;
 	}
@@ -145,6 +154,7 @@ main(int argc, char *argv[])
 		FCGX_Finish_r(&rq);
 	}
 	log_msg(LOG_INFO, NULL, "stopping");
+	engine_wasm_stop();
 	FCGX_Free(&rq, 1);
 	cache_free(app.cache);
 	return 0;

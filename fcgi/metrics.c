@@ -225,6 +225,21 @@ metrics_text(const struct metrics_gauges *g)
 	    metrics_get(M_RENDERS));
 	counter(&b, "scadserve_render_warnings_total", "OpenSCAD warnings in renders that "
 	    "succeeded (a file a model could not open, ...).", metrics_get(M_RENDER_WARNINGS));
+	bprintf(&b, "# HELP scadserve_engine_renders_total Renders answered, by the engine that "
+	    "answered.\n# TYPE scadserve_engine_renders_total counter\n"
+	    "scadserve_engine_renders_total{engine=\"wasm\"} %llu\n"
+	    "scadserve_engine_renders_total{engine=\"cli\"} %llu\n",
+	    (unsigned long long)metrics_get(M_ENGINE_WASM),
+	    (unsigned long long)metrics_get(M_ENGINE_CLI));
+	counter(&b, "scadserve_engine_fallbacks_total", "Renders the WASM engine could not do "
+	    "(a crash, a helper that would not start) and the CLI answered.",
+	    metrics_get(M_ENGINE_FALLBACKS));
+	counter(&b, "scadserve_wasm_helper_starts_total", "WASM helper processes started.",
+	    metrics_get(M_WASM_STARTS));
+	counter(&b, "scadserve_wasm_helper_start_failures_total", "WASM helpers that did not "
+	    "get ready.", metrics_get(M_WASM_START_FAILURES));
+	counter(&b, "scadserve_wasm_helper_replaced_total", "WASM helpers killed and replaced "
+	    "(a timeout, a crash, a render that used much memory).", metrics_get(M_WASM_REPLACED));
 	bprintf(&b, "# HELP scadserve_render_seconds Wall time of renderer runs.\n"
 	    "# TYPE scadserve_render_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {

@@ -19,6 +19,12 @@ enum metric {
 	M_CACHE_REOPENS,
 	M_CACHE_ERRORS,
 	M_RENDER_WARNINGS,      /* OpenSCAD's WARNING lines in renders that succeeded */
+	M_ENGINE_WASM,          /* renders answered by the WASM engine (result or model error) */
+	M_ENGINE_CLI,           /* renders answered by the CLI engine */
+	M_ENGINE_FALLBACKS,     /* renders the WASM engine handed to the CLI */
+	M_WASM_STARTS,          /* WASM helpers started */
+	M_WASM_START_FAILURES,  /* WASM helpers that did not get ready */
+	M_WASM_REPLACED,        /* WASM helpers killed and replaced (timeout, crash, memory) */
 	M__MAX
 };
 

@@ -16,16 +16,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logbuf.h"
 #include "render.h"
-
-/* Keeps the first head_max bytes and the last tail_max bytes of a stream. */
-struct logbuf {
-	char *head;
-	size_t head_len, head_max;
-	char *tail;                /* ring */
-	size_t tail_pos, tail_len, tail_max;
-	size_t dropped;
-};
 
 static double
 now_seconds(void)
@@ -34,51 +26,6 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-logbuf_add(struct logbuf *lb, const char *p, size_t n)
-{
-	size_t take;
-
-	take = lb->head_max - lb->head_len < n ? lb->head_max - lb->head_len : n;
-	memcpy(lb->head + lb->head_len, p, take);
-	lb->head_len += take;
-	p += take;
-	n -= take;
-	for (; n > 0; p++, n--) {
-		if (lb->tail_len == lb->tail_max)
-			lb->dropped++;
-		else
-			lb->tail_len++;
-		lb->tail[lb->tail_pos] = *p;
-		lb->tail_pos = (lb->tail_pos + 1) % lb->tail_max;
-	}
-}
-
-/* Joins head and tail into one NUL-terminated string. Caller frees. */
-static char *
-logbuf_join(const struct logbuf *lb, size_t *len)
-{
-	char note[96];
-	int nl = 0;
-	size_t i, n, start;
-	char *s;
-
-	if (lb->dropped)
-		nl = snprintf(note, sizeof(note), "\n[... %zu bytes of log dropped ...]\n",
-		    lb->dropped);
-	n = lb->head_len + (size_t)nl + lb->tail_len;
-	if ((s = malloc(n + 1)) == NULL)
-		return NULL;
-	memcpy(s, lb->head, lb->head_len);
-	memcpy(s + lb->head_len, note, (size_t)nl);
-	start = (lb->tail_pos + lb->tail_max - lb->tail_len) % lb->tail_max;
-	for (i = 0; i < lb->tail_len; i++)
-		s[lb->head_len + (size_t)nl + i] = lb->tail[(start + i) % lb->tail_max];
-	s[n] = '\0';
-	*len = n;
-	return s;
 }
 
 int
@@ -91,10 +38,36 @@ render_init(void)
 	return 0;
 }
 
+/* Children that live on between renders (render_spawn): reap_strays leaves them alone. */
+static pid_t kept[8];
+
+static int
+is_kept(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (kept[i] == pid && pid > 0)
+			return 1;
+	return 0;
+}
+
+static void
+keep(pid_t pid, int on)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (on ? kept[i] == 0 : kept[i] == pid) {
+			kept[i] = on ? pid : 0;
+			return;
+		}
+}
+
 /*
- * Kills and reaps every child of this process: the renderers' leftovers, which became
- * ours as their subreaper. Repeats until none is left (a killed child's own children
- * come to us too).
+ * Kills and reaps every child of this process (but the kept ones): the renderers'
+ * leftovers, which became ours as their subreaper. Repeats until none is left (a killed
+ * child's own children come to us too).
  */
 static void
 reap_strays(void)
@@ -117,7 +90,7 @@ reap_strays(void)
 		buf[n] = '\0';
 		for (p = strtok_r(buf, " \n", &save); p && count < 512;
 		    p = strtok_r(NULL, " \n", &save))
-			if ((pids[count] = (pid_t)atoi(p)) > 0)
+			if ((pids[count] = (pid_t)atoi(p)) > 0 && !is_kept(pids[count]))
 				kill(pids[count++], SIGKILL);
 		if (count == 0)
 			return;
@@ -126,10 +99,13 @@ reap_strays(void)
 	}
 }
 
-/* In the child: set up and exec. Never returns; reports a failed exec on errfd. */
+/*
+ * In the child: set up and exec. stdin is infd (or /dev/null when it is -1), stdout outfd,
+ * stderr logfd. Never returns; reports a failed exec on errfd.
+ */
 static void
 child(const char *prog, char *const argv[], char *const envp[], const char *cwd,
-    const struct sandbox *box, int outfd, int errfd, pid_t parent)
+    const struct sandbox *box, int infd, int outfd, int logfd, int errfd, pid_t parent)
 {
 	sigset_t all;
 	int fd, e, sig;
@@ -142,9 +118,9 @@ child(const char *prog, char *const argv[], char *const envp[], const char *cwd,
 		goto fail;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != parent)
 		goto fail;
-	if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0)
+	if ((fd = infd) < 0 && (fd = open("/dev/null", O_RDONLY)) < 0)
 		goto fail;
-	if (dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0)
+	if (dup2(fd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(logfd, 2) < 0)
 		goto fail;
 	/* Nothing inherited survives exec: spawn-fcgi's socket was fd 0, the cache, the pipes. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC))
@@ -176,11 +152,7 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 
 	memset(res, 0, sizeof(*res));
 	memset(&lb, 0, sizeof(lb));
-	if (log_max < 64)
-		log_max = 64;
-	lb.head_max = log_max / 4;
-	lb.tail_max = log_max - lb.head_max;
-	if ((lb.head = malloc(lb.head_max)) == NULL || (lb.tail = malloc(lb.tail_max)) == NULL)
+	if (logbuf_init(&lb, log_max))
 		goto out;
 	if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		log_msg(LOG_ERROR, NULL, "pipe: %s", strerror(errno));
@@ -193,7 +165,7 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 		goto out;
 	}
 	if (pid == 0)
-		child(prog, argv, envp, cwd, box, out[1], errp[1], parent);
+		child(prog, argv, envp, cwd, box, -1, out[1], out[1], errp[1], parent);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
@@ -278,9 +250,85 @@ out:
 		close(errp[0]);
 	if (errp[1] >= 0)
 		close(errp[1]);
-	free(lb.head);
-	free(lb.tail);
+	logbuf_free(&lb);
 	return rc;
+}
+
+int
+render_spawn(const char *prog, char *const argv[], char *const envp[], const char *cwd,
+    const struct sandbox *box, struct render_proc *p, int *exec_errno)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, log[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	int rc = -1;
+	pid_t parent = getpid();
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->in = p->out = p->log = -1;
+	*exec_errno = 0;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(log, O_CLOEXEC) ||
+	    pipe2(errp, O_CLOEXEC)) {
+		log_msg(LOG_ERROR, NULL, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	if ((p->pid = fork()) < 0) {
+		log_msg(LOG_ERROR, NULL, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (p->pid == 0)
+		child(prog, argv, envp, cwd, box, in[0], out[1], log[1], errp[1], parent);
+	close(errp[1]);
+	errp[1] = -1;
+	if (read(errp[0], exec_errno, sizeof(*exec_errno)) <= 0)
+		*exec_errno = 0;
+	if (*exec_errno != 0) {
+		waitpid(p->pid, NULL, 0);
+		p->pid = -1;
+		goto out;
+	}
+	keep(p->pid, 1);
+	p->in = in[1];
+	p->out = out[0];
+	p->log = log[0];
+	in[1] = out[0] = log[0] = -1;
+	if (fcntl(p->in, F_SETFL, O_NONBLOCK) || fcntl(p->out, F_SETFL, O_NONBLOCK) ||
+	    fcntl(p->log, F_SETFL, O_NONBLOCK)) {
+		render_kill(p);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (in[0] >= 0) close(in[0]);
+	if (in[1] >= 0) close(in[1]);
+	if (out[0] >= 0) close(out[0]);
+	if (out[1] >= 0) close(out[1]);
+	if (log[0] >= 0) close(log[0]);
+	if (log[1] >= 0) close(log[1]);
+	if (errp[0] >= 0) close(errp[0]);
+	if (errp[1] >= 0) close(errp[1]);
+	return rc;
+}
+
+int
+render_kill(struct render_proc *p)
+{
+	int wstatus = 0;
+
+	if (p->in >= 0)
+		close(p->in);
+	if (p->out >= 0)
+		close(p->out);
+	if (p->log >= 0)
+		close(p->log);
+	p->in = p->out = p->log = -1;
+	if (p->pid > 0) {
+		kill(-p->pid, SIGKILL);
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &wstatus, 0);
+		keep(p->pid, 0);
+		p->pid = -1;
+	}
+	return wstatus;
 }
 
 void

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox.h"
 
@@ -33,6 +34,30 @@ int render_run(const char *prog, char *const argv[], char *const envp[], const c
     const struct sandbox *box, size_t log_max, struct render_result *res);
 
 void render_result_free(struct render_result *res);
+
+/* A long-lived confined child and its pipes (non-blocking, close-on-exec, ours). */
+struct render_proc {
+	pid_t pid;                /* -1 when none */
+	int in;                   /* its stdin */
+	int out;                  /* its stdout */
+	int log;                  /* its stderr */
+};
+
+/*
+ * Starts prog as render_run does (own session, killed with this process, confined by box;
+ * box->wall_seconds is not used: the caller enforces its own deadlines), but with pipes
+ * for stdin, stdout and stderr, and leaves it running. Such a child is not a stray: renders
+ * leave it alone. Returns 0 with p filled (stop it with render_kill), or -1 (*exec_errno
+ * set when execve or the sandbox failed).
+ */
+int render_spawn(const char *prog, char *const argv[], char *const envp[], const char *cwd,
+    const struct sandbox *box, struct render_proc *p, int *exec_errno);
+
+/*
+ * Closes p's pipes, kills its whole process group and reaps it. Returns its wait status
+ * (0 if there was no process). p may be stopped already.
+ */
+int render_kill(struct render_proc *p);
 
 /*
  * Makes this process the reaper of orphans its renderers leave behind, so that they can

@@ -338,13 +338,32 @@ set_timeout(struct req_render *r, double t, const struct req_limits *lim, struct
 	return 0;
 }
 
+/* Sets r->engine from its name. 0 or -1 with e filled. */
+static int
+set_engine(struct req_render *r, const char *name, struct err *e)
+{
+	if (strcmp(name, "auto") == 0)
+		r->engine = REQ_ENGINE_AUTO;
+	else if (strcmp(name, "wasm") == 0)
+		r->engine = REQ_ENGINE_WASM;
+	else if (strcmp(name, "cli") == 0)
+		r->engine = REQ_ENGINE_CLI;
+	else {
+		err_set(e, ERR_BAD_REQUEST, "unknown engine \"%.32s\"; known: auto, wasm, cli",
+		    name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses the JSON form of a render request into r. 0 or -1 with e filled. */
 static int
 parse_json(const char *body, size_t len, const struct req_limits *lim, struct req_render *r,
-    struct err *e)
+    int *given, struct err *e)
 {
 	json_error_t jerr;
-	json_t *root, *src, *params, *fmt, *files, *timeout;
+	json_t *root, *src, *params, *fmt, *files, *timeout, *engine;
+	int engine_given = 0;
 	const char *k;
 	json_t *v;
 	int rc = -1;
@@ -360,9 +379,9 @@ parse_json(const char *body, size_t len, const struct req_limits *lim, struct re
 	}
 	json_object_foreach(root, k, v) {
 		if (strcmp(k, "source") && strcmp(k, "parameters") && strcmp(k, "format") &&
-		    strcmp(k, "files") && strcmp(k, "timeout")) {
+		    strcmp(k, "files") && strcmp(k, "timeout") && strcmp(k, "engine")) {
 			err_set(e, ERR_BAD_REQUEST, "unknown field \"%.64s\"; known: source, "
-			    "parameters, format, files, timeout", k);
+			    "parameters, format, files, timeout, engine", k);
 			goto out;
 		}
 	}
@@ -416,6 +435,17 @@ parse_json(const char *body, size_t len, const struct req_limits *lim, struct re
 		if (set_timeout(r, json_number_value(timeout), lim, e))
 			goto out;
 	}
+	engine = json_object_get(root, "engine");
+	if (engine != NULL && !json_is_null(engine)) {
+		if (!json_is_string(engine)) {
+			err_set(e, ERR_BAD_REQUEST, "\"engine\" must be a string: auto, wasm or cli");
+			goto out;
+		}
+		if (set_engine(r, json_string_value(engine), e))
+			goto out;
+		engine_given = 1;
+	}
+	*given = engine_given;
 	rc = 0;
 out:
 	json_decref(root);
@@ -438,7 +468,7 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
     const struct req_limits *lim, struct req_render *r, struct err *e)
 {
 	char qv[64];
-	int json, q;
+	int json, q, engine_given = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (len > lim->body_max) {
@@ -472,7 +502,7 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
 		goto fail;
 	}
 	if (json) {
-		if (parse_json(body, len, lim, r, e))
+		if (parse_json(body, len, lim, r, &engine_given, e))
 			goto fail;
 	} else {
 		if ((r->source = malloc(len + 1)) == NULL) {
@@ -483,7 +513,7 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
 		r->source[len] = '\0';
 		r->source_len = len;
 	}
-	/* The query string may choose format and timeout; the JSON body wins when both do. */
+	/* The query string may choose format, timeout and engine; the JSON body wins. */
 	if (r->format == NULL && query != NULL &&
 	    (q = query_get(query, "format", qv, sizeof(qv))) != 0) {
 		if (q < 0) {
@@ -502,6 +532,15 @@ req_parse_render(const char *content_type, const char *query, const char *body, 
 			goto fail;
 		}
 		if (set_timeout(r, t, lim, e))
+			goto fail;
+	}
+	if (!engine_given && query != NULL &&
+	    (q = query_get(query, "engine", qv, sizeof(qv))) != 0) {
+		if (q < 0) {
+			err_set(e, ERR_BAD_REQUEST, "engine= is too long");
+			goto fail;
+		}
+		if (set_engine(r, qv, e))
 			goto fail;
 	}
 	if (r->format == NULL)

@@ -25,6 +25,13 @@ struct req_file {
 	size_t len;
 };
 
+/* Which engine a request asks for ("engine" in JSON, engine= in the query). */
+enum req_engine {
+	REQ_ENGINE_AUTO = 0,     /* the server chooses: WASM, the CLI where WASM cannot */
+	REQ_ENGINE_WASM,         /* OpenSCAD 2025 WebAssembly only: no fallback */
+	REQ_ENGINE_CLI           /* the OpenSCAD command line only */
+};
+
 /* A validated render request. Everything here is owned by it: free with req_render_free. */
 struct req_render {
 	char *source;                  /* UTF-8, no NUL */
@@ -35,6 +42,7 @@ struct req_render {
 	struct req_file *files;        /* sorted by name */
 	size_t nfiles;
 	double timeout;                /* seconds asked for; 0 = the server's default */
+	enum req_engine engine;        /* asked for; AUTO unless the client chose */
 };
 
 /* Limits req_parse_render enforces. */
@@ -53,7 +61,7 @@ enum route req_route(const char *method, const char *path, char key[65], struct 
 
 /*
  * Parses a render request body. content_type may be NULL; query is the raw query string
- * (may be NULL) and may carry format= and timeout=. On success returns 0 and fills r,
+ * (may be NULL) and may carry format=, timeout= and engine=. On success returns 0 and fills r,
  * which the caller frees with req_render_free. On failure returns -1, fills e and leaves
  * r empty.
  */

@@ -44,8 +44,11 @@ resp_error(FCGX_Stream *out, const struct err *e, const char *request_id, int he
 
 	if (e->type == ERR_METHOD_NOT_ALLOWED && e->allow != NULL)
 		n += (size_t)snprintf(headers + n, sizeof(headers) - n, "Allow: %s\r\n", e->allow);
-	if (e->type == ERR_OVERLOADED && e->retry_after > 0)
-		snprintf(headers + n, sizeof(headers) - n, "Retry-After: %d\r\n", e->retry_after);
+	if ((e->type == ERR_OVERLOADED || e->type == ERR_ENGINE_UNAVAILABLE) && e->retry_after > 0)
+		n += (size_t)snprintf(headers + n, sizeof(headers) - n, "Retry-After: %d\r\n",
+		    e->retry_after);
+	if (e->engine != NULL && n < sizeof(headers))
+		snprintf(headers + n, sizeof(headers) - n, "X-Engine: %s\r\n", e->engine);
 	rc = resp_send(out, status, "application/json", headers, request_id,
 	    body ? body : oom, body ? strlen(body) : sizeof(oom) - 1, head);
 	free(body);

@@ -254,6 +254,26 @@ sandbox_probe(struct sandbox_policy *p, const char *renderer)
 	p->refuse = !p->unconfined;
 }
 
+int
+sandbox_derive(struct sandbox_policy *dst, const struct sandbox_policy *src,
+    const char *program, const char *const extra[])
+{
+	char interp[SANDBOX_PATH_LEN];
+	int i;
+
+	*dst = *src;
+	dst->nexec = 0;
+	if (add_path(dst->exec, &dst->nexec, program))
+		return -1;
+	if (interpreter_of(program, interp, sizeof(interp)) == 0 &&
+	    add_path(dst->exec, &dst->nexec, interp))
+		return -1;
+	for (i = 0; extra[i] != NULL; i++)
+		if (extra[i][0] != '\0' && add_path(dst->read, &dst->nread, extra[i]))
+			return -1;
+	return 0;
+}
+
 const char *
 sandbox_describe(const struct sandbox_policy *p)
 {
@@ -425,7 +445,8 @@ sandbox_child(const struct sandbox *box)
 		return rc;
 	/* CPU: SIGXCPU at the soft limit, SIGKILL one second later. */
 	if ((rc = limit(RLIMIT_CORE, 0, 0)) ||
-	    (rc = limit(RLIMIT_CPU, box->cpu_seconds, box->cpu_seconds + 1)) ||
+	    (rc = limit(RLIMIT_CPU, box->cpu_seconds, box->cpu_seconds == RLIM_INFINITY ?
+	    RLIM_INFINITY : box->cpu_seconds + 1)) ||
 	    (rc = limit(RLIMIT_AS, box->address_space, box->address_space)) ||
 	    (rc = limit(RLIMIT_FSIZE, box->file_size, box->file_size)) ||
 	    (rc = limit(RLIMIT_NOFILE, box->open_files, box->open_files)) ||

@@ -30,7 +30,7 @@ struct sandbox_policy {
 /* What one renderer may use. */
 struct sandbox {
 	double wall_seconds;      /* enforced by the parent (render_run) */
-	uint64_t cpu_seconds;     /* RLIMIT_CPU */
+	uint64_t cpu_seconds;     /* RLIMIT_CPU (RLIM_INFINITY: none) */
 	uint64_t address_space;   /* RLIMIT_AS, bytes */
 	uint64_t file_size;       /* RLIMIT_FSIZE, bytes: the output limit plus one */
 	uint64_t open_files;      /* RLIMIT_NOFILE */
@@ -63,6 +63,14 @@ void sandbox_probe(struct sandbox_policy *p, const char *renderer);
  * only (libseccomp allocates). Returns 0, or an errno value (the caller must not exec then).
  */
 int sandbox_child(const struct sandbox *box);
+
+/*
+ * Makes dst the policy for another program under the same confinement: src's folders and
+ * settings plus the folders (or files) in extra (NULL-terminated; "" entries skipped), with
+ * program and its interpreter as all it may execute. Returns 0, or -1 if a list is full.
+ */
+int sandbox_derive(struct sandbox_policy *dst, const struct sandbox_policy *src,
+    const char *program, const char *const extra[]);
 
 /* A short description of the confinement in force, for logs ("landlock-7+seccomp+rlimits"). */
 const char *sandbox_describe(const struct sandbox_policy *p);

@@ -66,8 +66,9 @@
 //
 // Helper -> parent, the answer (blob: the output file's bytes, empty when there is none):
 //   {"id": "r1", "exit": 0, "crash": null, "crash_message": null, "output_bytes": 684,
-//    "heap_bytes": 52297728, "ms": {"render": 9.2, "spare_ready": 24.8, "wait": 0}}
+//    "output_exists": true, "heap_bytes": 52297728, "ms": {"render": 9.2, "spare_ready": 24.8, "wait": 0}}
 //   exit      OpenSCAD's exit status, or null when it crashed.
+//   output_exists  whether OpenSCAD wrote the output file at all (an empty file is not none).
 //   crash     null, or why the render did not finish (its output is then never returned):
 //             "oom"   out of WASM memory (an uncaught std::bad_alloc, or Emscripten's OOM abort)
 //             "stack" stack overflow past OpenSCAD's own recursion check (V8's stack, or the
@@ -399,7 +400,7 @@ async function main() {
       const output = Buffer.from(r.output.buffer, r.output.byteOffset, r.output.byteLength);
       await send({
         id: r.id, exit: r.exit, crash: r.crash, crash_message: r.crash_message,
-        output_bytes: output.length, heap_bytes: r.heap_bytes, ms: r.ms,
+        output_bytes: output.length, output_exists: r.output_exists, heap_bytes: r.heap_bytes, ms: r.ms,
       }, output);
     });
   };

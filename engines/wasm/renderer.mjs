@@ -8,7 +8,7 @@
 //
 // Messages from helper.mjs:  {type: 'render', id, args, output, files: [{name, data}]}
 // Messages to helper.mjs:    {type: 'ready', version, formats, workdir, ms: {load, compile, spare_ready}}
-//                            {type: 'result', id, exit, crash, crash_message, output, heap_bytes,
+//                            {type: 'result', id, exit, crash, crash_message, output, output_exists, heap_bytes,
 //                             ms: {render, spare_ready, wait}}
 //                            {type: 'failed', message}  (this thread cannot go on; the helper exits)
 // OpenSCAD's own output goes straight to fd 2, line by line, as it prints it.
@@ -239,7 +239,7 @@ async function render(job) {
   const heapBytes = inst.exports[names.memory].buffer.byteLength;
   const msg = {
     type: 'result', id: job.id, exit, crash, crash_message: crashMessage,
-    output: output ?? new Uint8Array(0), heap_bytes: heapBytes,
+    output: output ?? new Uint8Array(0), output_exists: output !== null, heap_bytes: heapBytes,
     ms: { render: performance.now() - t1, spare_ready: inst.ms, wait },
   };
   parentPort.postMessage(msg, output ? [output.buffer] : []);

@@ -70,6 +70,12 @@ TEST(defaults)
 	CHECK_INT(c.slots, 8);
 	CHECK_STR(c.backend, "auto");
 	CHECK_INT(c.log_level, LOG_INFO);
+	CHECK_STR(c.engine, "auto");
+	CHECK_STR(c.node, "/usr/bin/node");
+	CHECK_STR(c.wasm_helper, "");
+	CHECK_STR(c.wasm_package, "");
+	CHECK(c.wasm_memory == 4ULL << 30);
+	CHECK(c.wasm_recycle == 256ULL << 20);
 	CHECK_INT(config_parse(&c, env_get, 1, err, sizeof(err)), 0);
 	CHECK_INT(c.slots, 1);
 	/* An unknown core count still gives one slot. */
@@ -184,6 +190,20 @@ TEST(backends_and_levels)
 		if (CHECK_INT(parse(&c, err, sizeof(err)), 0))
 			CHECK_STR(c.backend, backends[i]);
 	}
+	for (i = 0; i < 2; i++) {
+		static const char *const engines[] = { "auto", "cli" };
+		env_clear();
+		env_set("SCADSERVE_ENGINE", engines[i]);
+		env_set("SCADSERVE_WASM_MEMORY", "3G");
+		env_set("SCADSERVE_WASM_RECYCLE", "64M");
+		env_set("SCADSERVE_NODE", "/opt/node/bin/node");
+		if (CHECK_INT(parse(&c, err, sizeof(err)), 0)) {
+			CHECK_STR(c.engine, engines[i]);
+			CHECK(c.wasm_memory == 3ULL << 30);
+			CHECK(c.wasm_recycle == 64ULL << 20);
+			CHECK_STR(c.node, "/opt/node/bin/node");
+		}
+	}
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		env_clear();
 		env_set("SCADSERVE_LOG_LEVEL", levels[i].name);
@@ -233,6 +253,11 @@ TEST(bad_values)
 	check_bad("SCADSERVE_BACKEND", "CGAL", __LINE__);
 	check_bad("SCADSERVE_LOG_LEVEL", "verbose", __LINE__);
 	check_bad("SCADSERVE_LOG_LEVEL", "INFO", __LINE__);
+	check_bad("SCADSERVE_ENGINE", "node", __LINE__);
+	check_bad("SCADSERVE_ENGINE", "wasm", __LINE__);
+	check_bad("SCADSERVE_WASM_MEMORY", "1G", __LINE__);
+	check_bad("SCADSERVE_WASM_MEMORY", "lots", __LINE__);
+	check_bad("SCADSERVE_WASM_RECYCLE", "0", __LINE__);
 }
 
 TEST(bad_paths)

@@ -27,6 +27,7 @@ static const struct {
 	{ ERR_RENDERER_CRASHED, "renderer_crashed", 422 },
 	{ ERR_OVERLOADED, "overloaded", 503 },
 	{ ERR_SANDBOX_UNAVAILABLE, "sandbox_unavailable", 503 },
+	{ ERR_ENGINE_UNAVAILABLE, "engine_unavailable", 503 },
 	{ ERR_INTERNAL, "internal", 500 },
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))

@@ -592,6 +592,42 @@ TEST(query_format_and_timeout)
 	}
 }
 
+TEST(engine_choice)
+{
+	struct req_render r;
+	struct err e;
+
+	if (CHECK_INT(parse("text/plain", NULL, "cube(1);", &r, &e), ERR_NONE)) {
+		CHECK_INT(r.engine, REQ_ENGINE_AUTO);
+		req_render_free(&r);
+	}
+	if (CHECK_INT(parse("text/plain", "engine=cli", "cube(1);", &r, &e), ERR_NONE)) {
+		CHECK_INT(r.engine, REQ_ENGINE_CLI);
+		req_render_free(&r);
+	}
+	if (CHECK_INT(parse("application/json", NULL, js("{'source': 'a', 'engine': 'wasm'}"),
+	    &r, &e), ERR_NONE)) {
+		CHECK_INT(r.engine, REQ_ENGINE_WASM);
+		req_render_free(&r);
+	}
+	/* The body wins, even when it says auto. */
+	if (CHECK_INT(parse("application/json", "engine=cli", js("{'source': 'a', 'engine': "
+	    "'auto'}"), &r, &e), ERR_NONE)) {
+		CHECK_INT(r.engine, REQ_ENGINE_AUTO);
+		req_render_free(&r);
+	}
+	if (CHECK_INT(parse("application/json", "engine=cli", js("{'source': 'a'}"), &r, &e),
+	    ERR_NONE)) {
+		CHECK_INT(r.engine, REQ_ENGINE_CLI);
+		req_render_free(&r);
+	}
+	CHECK_INT(parse("text/plain", "engine=gpu", "cube(1);", &r, &e), ERR_BAD_REQUEST);
+	CHECK_HAS(e.message, "auto, wasm, cli");
+	CHECK_INT(parse("text/plain", "engine=", "cube(1);", &r, &e), ERR_BAD_REQUEST);
+	CHECK_INT(json_err("{'source': 'a', 'engine': 1}", &e), ERR_BAD_REQUEST);
+	CHECK_INT(json_err("{'source': 'a', 'engine': 'CLI'}", &e), ERR_BAD_REQUEST);
+}
+
 TEST(query_bad_values)
 {
 	struct req_render r;
@@ -1001,7 +1037,7 @@ UNIT_MAIN(route_render, route_health_metrics, route_models, route_models_bad_key
     json_full, json_minimal_and_nulls, json_unknown_field, json_malformed, json_not_object,
     json_source_missing_or_wrong, body_nul, body_invalid_utf8, body_empty, body_limit,
     unsupported_media_type, format_known_and_unknown, timeout_json, query_format_and_timeout,
-    query_bad_values, query_timeout_plain_decimal, query_long_value_refused, params_canonical, params_same_text_same_value,
+    engine_choice, query_bad_values, query_timeout_plain_decimal, query_long_value_refused, params_canonical, params_same_text_same_value,
     params_vector_reals_canonical, params_bad_names, params_bad_values, files_base64,
     files_bad_names, files_too_many, files_sorted, files_file_and_folder,
     files_under_the_model, files_file_and_folder_not_adjacent, file_name_ok, etag_match)
