@@ -105,7 +105,7 @@ int
 engine_wasm_init(const struct config *cfg, const struct sandbox_policy *policy)
 {
 	char root[PATH_MAX], dir[1100], js[1200], fonts[] = "/usr/share/fonts/truetype/liberation";
-	const char *extra[8];
+	const char *extra[10], *v;
 	char *slash;
 
 	W.enabled = 0;
@@ -161,7 +161,9 @@ engine_wasm_init(const struct config *cfg, const struct sandbox_policy *policy)
 	extra[3] = "/etc/ssl";
 	extra[4] = "/proc";
 	extra[5] = "/sys/fs/cgroup";
-	extra[6] = NULL;
+	extra[6] = (v = getenv("SCADSERVE_WASM_FONTS")) != NULL && v[0] == '/' ? v : "";
+	extra[7] = (v = getenv("SCADSERVE_WASM_MCAD")) != NULL && v[0] == '/' ? v : "";
+	extra[8] = NULL;
 	if (sandbox_derive(&W.policy, policy, W.node, extra)) {
 		snprintf(W.why, sizeof(W.why), "too many sandbox paths for the helper");
 		return -1;
@@ -216,9 +218,16 @@ helper_kill(void)
 static int
 helper_spawn(void)
 {
+	/* The helper's own tuning, passed on as set (helper.mjs and docs/engines.md say what). */
+	static const char *const passed[] = {
+		"SCADSERVE_WASM_FONTS", "SCADSERVE_WASM_MCAD", "SCADSERVE_WASM_STACK_MB",
+		"SCADSERVE_WASM_THREAD_STACK_MB", NULL
+	};
+	static char kept[4][1100];
 	struct sandbox box;
-	char pkg[1100], *argv[6], *envp[5];
-	int ee = 0, n = 0;
+	char pkg[1100], *argv[6], *envp[12];
+	const char *v;
+	int ee = 0, n = 0, i;
 
 	memset(&box, 0, sizeof(box));
 	box.cpu_seconds = RLIM_INFINITY;	/* it lives on: the wall clock limits each render */
@@ -236,6 +245,10 @@ helper_spawn(void)
 	envp[n++] = "LANG=C.UTF-8";
 	if (text_printf(pkg, sizeof(pkg), "SCADSERVE_WASM_PACKAGE=%s", W.package) == 0)
 		envp[n++] = pkg;
+	for (i = 0; passed[i] != NULL; i++)
+		if ((v = getenv(passed[i])) != NULL &&
+		    text_printf(kept[i], sizeof(kept[i]), "%s=%s", passed[i], v) == 0)
+			envp[n++] = kept[i];
 	envp[n] = NULL;
 	metrics_add(M_WASM_STARTS, 1);
 	W.starts++;
@@ -407,6 +420,12 @@ helper_ready(void)
 	size_t said_len;
 	int rc = -1;
 
+	/* One that died while idle (killed, out of memory) is replaced, not blamed on a render. */
+	if (W.proc.pid > 0 && render_exited(&W.proc)) {
+		log_msg(LOG_WARN, NULL, "WASM helper died while idle; starting another");
+		metrics_add(M_WASM_REPLACED, 1);
+		W.ready = 0;
+	}
 	if (W.proc.pid > 0 && W.ready)
 		return 0;
 	if (W.proc.pid <= 0 && helper_spawn())
@@ -795,7 +814,13 @@ engine_wasm_health(int operator)
 {
 	json_t *o;
 	const char *state;
+	struct pollfd pfd;
 
+	/* A helper that has said it is ready, unread yet, is ready: read it (it is all there). */
+	pfd.fd = W.proc.out;
+	pfd.events = POLLIN;
+	if (W.proc.pid > 0 && !W.ready && poll(&pfd, 1, 0) == 1)
+		(void)helper_ready();
 	if (!W.enabled)
 		state = "unavailable";
 	else if (W.policy.refuse)

@@ -331,6 +331,19 @@ render_kill(struct render_proc *p)
 	return wstatus;
 }
 
+int
+render_exited(struct render_proc *p)
+{
+	int wstatus;
+
+	if (p->pid <= 0 || waitpid(p->pid, &wstatus, WNOHANG) != p->pid)
+		return 0;
+	keep(p->pid, 0);
+	p->pid = -1;	/* reaped: its pid may be another's now, so never signalled */
+	render_kill(p);
+	return 1;
+}
+
 void
 render_result_free(struct render_result *res)
 {

@@ -59,6 +59,9 @@ int render_spawn(const char *prog, char *const argv[], char *const envp[], const
  */
 int render_kill(struct render_proc *p);
 
+/* 1 if p's process has exited (then reaped, its pipes closed, p->pid -1), else 0. */
+int render_exited(struct render_proc *p);
+
 /*
  * Makes this process the reaper of orphans its renderers leave behind, so that they can
  * be found and killed. Call once at start. 0 or -1.

@@ -23,7 +23,8 @@ TEST_NAME=$(basename "$0" .sh)
 # The stand-in renderer (a bash script, for faults the real OpenSCAD cannot produce on demand)
 # runs bash, sed, sleep... and reads /proc and /dev/zero: its instances widen the sandbox so.
 STANDIN="$ROOT/tests/integration/standins/faulty-openscad"
-STANDIN_ENV=(SCADSERVE_OPENSCAD="$STANDIN" SCADSERVE_SANDBOX_EXEC=/usr/bin:/usr/lib
+# It stands in for the CLI engine, so its instances use that engine alone.
+STANDIN_ENV=(SCADSERVE_OPENSCAD="$STANDIN" SCADSERVE_ENGINE=cli SCADSERVE_SANDBOX_EXEC=/usr/bin:/usr/lib
              SCADSERVE_SANDBOX_READ=/proc:/dev/zero)
 
 # A TCP port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range (where
@@ -165,14 +166,20 @@ cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
 metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
 # workers_fds_clean: every worker of the current instance, idle, holds only what it keeps for
-# its life (the listening socket as fd 0, /dev/null, its log, the cache database): no pipe,
-# pidfd or scratch file of a finished render, no connection, nothing from whoever started it.
+# its life (the listening socket as fd 0, /dev/null, its log, the cache database, the three
+# pipes to its WASM helper's stdin, stdout and stderr): no pipe, pidfd or scratch file of a
+# finished render, no connection, nothing from whoever started it.
 workers_fds_clean() {
-  local p fd target bad="" d
+  local p fd target bad="" d helper_pipes h
   d=$(realpath "$INST_DIR")
   for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+    helper_pipes=" "
+    for h in $(pgrep -P "$p" -f 'engines/wasm/helper.mjs'); do
+      for fd in 0 1 2; do helper_pipes+="$(readlink "/proc/$h/fd/$fd") "; done
+    done
     for fd in /proc/"$p"/fd/*; do
       target=$(readlink "$fd") || continue
+      [[ $target == pipe:* && $helper_pipes == *" $target "* ]] && continue
       case "${fd##*/}:$target" in
         0:socket:*|*:/dev/null|*:"$d/log/scadserve.log") ;;
         *:"$d/cache.sqlite"|*:"$d/cache.sqlite-wal"|*:"$d/cache.sqlite-shm") ;;

@@ -56,8 +56,9 @@ t_still_renders() {
 check "after all that, an ordinary model still renders" t_still_renders
 check "after all that, the workers hold no pipe, pidfd or scratch file" workers_fds_clean
 
-# The real OpenSCAD past its memory limit, in an instance of its own.
-inst_start SCADSERVE_MEMORY_MAX=384M || { finish; exit 1; }
+# The real OpenSCAD past its memory limit, in an instance of its own (the CLI engine's limit:
+# the WASM engine's is tested in test_engines.sh).
+inst_start SCADSERVE_ENGINE=cli SCADSERVE_MEMORY_MAX=384M || { finish; exit 1; }
 t_real_memory() {
   local s before
   before=$(cache_entries)
