@@ -8,6 +8,10 @@
  *
  *   stlcmp [--eps E] A.stl B.stl   exit 0 equal, 1 different, 2 usage/parse error
  *   stlcmp --count FILE            prints the number of triangles
+ *   stlcmp --geom FILE             prints the bounding box, volume and count
+ *   stlcmp --geom [--bbox-eps E] [--vol-rel R] A B
+ *                                  compares bounding box and volume; exit 0
+ *                                  when both agree, 1 when not (both printed)
  *
  * Exact mode rotates each triangle (keeping its winding) so that its smallest
  * vertex comes first, sorts both lists and compares them float for float.
@@ -20,6 +24,22 @@
  * of A takes the first unmatched triangle of B, within the key's error bound,
  * that matches it under one of its three rotations. This is what comparing an
  * ASCII STL (OpenSCAD writes 6 significant digits) against a binary one needs.
+ *
+ * Geometry mode compares what two different renderers (OpenSCAD 2021.01 with
+ * CGAL, 2025 with manifold) should agree on though their triangles differ:
+ * the axis-aligned bounding box and the enclosed volume. The volume is the
+ * divergence theorem's: the sum over triangles of the signed volume of the
+ * tetrahedron the triangle makes with a fixed point (the first vertex, to keep
+ * the products small), (a x b) . c / 6 on the vertices relative to it, in
+ * double. For a closed, consistently oriented mesh this is its volume
+ * whatever the point; for the outward winding STL wants it is positive.
+ * An operand may also be figures stored earlier, written as
+ * "geom:XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX,VOLUME" (what --geom prints on its
+ * "geom:" line), so a render can be checked against a reference without the
+ * reference's STL. Tolerances:
+ *   bounding box: each of the six coordinates, |a - b| <= E * max(1, |a|, |b|)
+ *                 (absolute below 1, relative above; default E = 1e-3)
+ *   volume:       |Va - Vb| <= R * max(|Va|, |Vb|) (default R = 0.01)
  */
 
 #include <errno.h>
@@ -547,11 +567,219 @@ out:
 	return rc;
 }
 
+static int usage(void);
+
+/* What geometry mode compares. */
+struct geom {
+	double lo[3], hi[3];	/* bounding box */
+	double volume;		/* signed, by the divergence theorem */
+	size_t n;		/* triangles; 0 for stored figures */
+	int stored;		/* read from a "geom:" operand, not an STL */
+};
+
+/* Bounding box and volume of a mesh with at least one triangle. */
+static void
+mesh_geom(const struct mesh *m, struct geom *g)
+{
+	const float *o = m->tris[0].v;
+	double d[3][3], vol = 0, comp = 0, term, t;
+	size_t i;
+	int k, c;
+
+	for (c = 0; c < 3; c++)
+		g->lo[c] = g->hi[c] = o[c];
+	for (i = 0; i < m->n; i++) {
+		for (k = 0; k < 3; k++) {
+			for (c = 0; c < 3; c++) {
+				double x = m->tris[i].v[3 * k + c];
+
+				g->lo[c] = fmin(g->lo[c], x);
+				g->hi[c] = fmax(g->hi[c], x);
+				d[k][c] = x - (double)o[c];
+			}
+		}
+		term = (d[0][1] * d[1][2] - d[0][2] * d[1][1]) * d[2][0] +
+		    (d[0][2] * d[1][0] - d[0][0] * d[1][2]) * d[2][1] +
+		    (d[0][0] * d[1][1] - d[0][1] * d[1][0]) * d[2][2];
+		/* Kahan summation: tens of thousands of terms of both signs. */
+		term -= comp;
+		t = vol + term;
+		comp = (t - vol) - term;
+		vol = t;
+	}
+	g->volume = vol / 6;
+	g->n = m->n;
+	g->stored = 0;
+}
+
+/* Parses "geom:XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX,VOLUME". */
+static int
+geom_parse(const char *s, struct geom *g)
+{
+	double v[7];
+	const char *p = s + 5;
+	char *e;
+	int k;
+
+	for (k = 0; k < 7; k++) {
+		errno = 0;
+		v[k] = strtod(p, &e);
+		if (e == p || errno != 0 || !isfinite(v[k]) ||
+		    *e != (k < 6 ? ',' : '\0')) {
+			fprintf(stderr, "stlcmp: bad figures %s (want "
+			    "geom:XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX,VOLUME)\n", s);
+			return -1;
+		}
+		p = e + 1;
+	}
+	for (k = 0; k < 3; k++) {
+		g->lo[k] = v[k];
+		g->hi[k] = v[k + 3];
+		if (g->lo[k] > g->hi[k]) {
+			fprintf(stderr, "stlcmp: %s: minimum above maximum\n", s);
+			return -1;
+		}
+	}
+	g->volume = v[6];
+	g->n = 0;
+	g->stored = 1;
+	return 0;
+}
+
+/* The figures of an operand: stored ("geom:...") or an STL file's. */
+static int
+geom_load(const char *arg, struct geom *g)
+{
+	struct mesh m = { NULL, 0, 0 };
+	int rc = -1;
+
+	if (strncmp(arg, "geom:", 5) == 0)
+		return geom_parse(arg, g);
+	if (stl_load(arg, &m) == -1)
+		return -1;
+	if (m.n == 0)
+		fprintf(stderr, "stlcmp: %s: no triangles, so no bounding box\n", arg);
+	else {
+		mesh_geom(&m, g);
+		rc = 0;
+	}
+	mesh_free(&m);
+	return rc;
+}
+
+static void
+geom_print(FILE *f, const char *label, const struct geom *g)
+{
+	fprintf(f, "%sbbox %.9g %.9g %.9g  %.9g %.9g %.9g  size %.9g %.9g %.9g\n",
+	    label, g->lo[0], g->lo[1], g->lo[2], g->hi[0], g->hi[1], g->hi[2],
+	    g->hi[0] - g->lo[0], g->hi[1] - g->lo[1], g->hi[2] - g->lo[2]);
+	fprintf(f, "%svolume %.9g\n", label, g->volume);
+	if (!g->stored)
+		fprintf(f, "%striangles %zu\n", label, g->n);
+	fprintf(f, "%sgeom:%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", label,
+	    g->lo[0], g->lo[1], g->lo[2], g->hi[0], g->hi[1], g->hi[2], g->volume);
+}
+
+static int
+near_scaled(double a, double b, double eps)
+{
+	return fabs(a - b) <= eps * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* Compares two operands' figures; prints both, and each difference. */
+static int
+geom_cmp(const char *pa, const char *pb, double bbox_eps, double vol_rel)
+{
+	static const char axis[] = "xyz";
+	struct geom a, b;
+	double dv;
+	int k, rc = EXIT_EQUAL;
+
+	if (geom_load(pa, &a) == -1 || geom_load(pb, &b) == -1)
+		return EXIT_TROUBLE;
+	printf("A %s\n", pa);
+	geom_print(stdout, "A ", &a);
+	printf("B %s\n", pb);
+	geom_print(stdout, "B ", &b);
+	for (k = 0; k < 3; k++) {
+		if (!near_scaled(a.lo[k], b.lo[k], bbox_eps)) {
+			printf("differs: %cmin %.9g vs %.9g (eps %g)\n", axis[k],
+			    a.lo[k], b.lo[k], bbox_eps);
+			rc = EXIT_DIFFERENT;
+		}
+		if (!near_scaled(a.hi[k], b.hi[k], bbox_eps)) {
+			printf("differs: %cmax %.9g vs %.9g (eps %g)\n", axis[k],
+			    a.hi[k], b.hi[k], bbox_eps);
+			rc = EXIT_DIFFERENT;
+		}
+	}
+	dv = fabs(a.volume - b.volume);
+	if (!(dv <= vol_rel * fmax(fabs(a.volume), fabs(b.volume)))) {
+		printf("differs: volume %.9g vs %.9g (%.3g %% apart, limit %g %%)\n",
+		    a.volume, b.volume,
+		    100 * dv / fmax(fabs(a.volume), fabs(b.volume)), 100 * vol_rel);
+		rc = EXIT_DIFFERENT;
+	}
+	if (rc == EXIT_EQUAL)
+		printf("agree: bbox within eps %g, volume within %g %%\n", bbox_eps,
+		    100 * vol_rel);
+	return rc;
+}
+
+/* Parses a tolerance in [0, 1). */
+static int
+tol_parse(const char *opt, const char *s, double *out)
+{
+	char *e;
+
+	errno = 0;
+	*out = strtod(s, &e);
+	if (*s == '\0' || *e != '\0' || errno != 0 || !(*out >= 0 && *out < 1)) {
+		fprintf(stderr, "stlcmp: bad %s value: %s (want 0 <= value < 1)\n",
+		    opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+/* stlcmp --geom ...: argv[0] is "--geom". */
+static int
+geom_main(int argc, char *argv[])
+{
+	struct geom g;
+	double bbox_eps = 1e-3, vol_rel = 0.01;
+	int i = 1;
+
+	while (i + 1 < argc && argv[i][0] == '-' && argv[i][1] == '-') {
+		if (strcmp(argv[i], "--bbox-eps") == 0) {
+			if (tol_parse(argv[i], argv[i + 1], &bbox_eps) == -1)
+				return EXIT_TROUBLE;
+		} else if (strcmp(argv[i], "--vol-rel") == 0) {
+			if (tol_parse(argv[i], argv[i + 1], &vol_rel) == -1)
+				return EXIT_TROUBLE;
+		} else
+			return usage();
+		i += 2;
+	}
+	if (argc - i == 1 && i == 1) {
+		if (geom_load(argv[i], &g) == -1)
+			return EXIT_TROUBLE;
+		geom_print(stdout, "", &g);
+		return EXIT_EQUAL;
+	}
+	if (argc - i != 2)
+		return usage();
+	return geom_cmp(argv[i], argv[i + 1], bbox_eps, vol_rel);
+}
+
 static int
 usage(void)
 {
 	fprintf(stderr, "usage: stlcmp [--eps E] A.stl B.stl\n"
-	    "       stlcmp --count FILE.stl\n");
+	    "       stlcmp --count FILE.stl\n"
+	    "       stlcmp --geom FILE.stl\n"
+	    "       stlcmp --geom [--bbox-eps E] [--vol-rel R] A B\n"
+	    "         (A, B: STL files, or geom:XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX,VOLUME)\n");
 	return EXIT_TROUBLE;
 }
 
@@ -582,6 +810,10 @@ main(int argc, char *argv[])
 			printf("%zu\n", a.n);
 			rc = EXIT_EQUAL;
 		}
+		goto out;
+	}
+	if (argc >= 3 && strcmp(argv[1], "--geom") == 0) {
+		rc = geom_main(argc - 1, argv + 1);
 		goto out;
 	}
 	if (argc == 5 && strcmp(argv[1], "--eps") == 0) {
