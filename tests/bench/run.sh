@@ -8,7 +8,11 @@
 # 2. cold renders: paired runs, bare openscad then the API (a cache miss each time), on three
 #    models; target median overhead < max(5 %, 20 ms);
 # 3. memory: one FastCGI worker's VmHWM/VmRSS after a warm-up and after 10,000 mixed
-#    requests; target growth < 1 MiB.
+#    requests; target growth < 1 MiB;
+# 4. engines (tests/bench/engines.mjs, on an instance with WORKERS=1): the WASM helper's memory
+#    over 1,000 renders, replacing a killed helper, cube(10) engine=wasm against engine=cli, and
+#    the corpus's cold renders by WASM through the API against the bare 2021 CLI.
+# BENCH_ONLY=hits,cold,memory,engines (any of them, comma-separated) runs only those sections.
 # The report goes to stdout and $BENCH_OUT/report.md (default build/bench), raw data beside it.
 # Settings (environment): see tests/bench/README.md. Progress goes to stderr.
 set -euo pipefail
@@ -27,6 +31,7 @@ MEM_REQUESTS=${BENCH_MEM_REQUESTS:-10000}
 BENCH_WORKERS=${BENCH_WORKERS:-${WORKERS:-4}}
 STRICT=${BENCH_STRICT:-0}              # 1: exit 3 when a target is not met
 OPENSCAD=${OPENSCAD:-openscad}
+BENCH_ONLY=${BENCH_ONLY:-hits,cold,memory,engines}
 CTL="$ROOT/bin/scadservectl"
 export SCADSERVE_BIN=${SCADSERVE_BIN:-build/scadserve}
 
@@ -40,13 +45,21 @@ COLD_SRCS=(
   'difference() { cube(20, center=true); sphere(12, $fn=80); }'
 )
 
+# want SECTION: whether BENCH_ONLY names it.
+want() { [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+
 log() { printf 'bench: [%3ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 for v in DURATION ROUNDS THREADS CONNS PAIRS MEM_WARMUP MEM_REQUESTS BENCH_WORKERS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: expected a positive integer"
 done
-for t in wrk curl jq awk "$OPENSCAD" nginx spawn-fcgi ss pgrep; do
+for s in ${BENCH_ONLY//,/ }; do
+  case $s in hits|cold|memory|engines) ;; *) die "BENCH_ONLY: unknown section $s (hits, cold, memory, engines)" ;; esac
+done
+tools=(wrk curl jq awk "$OPENSCAD" nginx spawn-fcgi ss pgrep)
+want engines && tools+=(node)
+for t in "${tools[@]}"; do
   command -v "$t" >/dev/null || die "$t is not installed (make deps, or apt-get install -y wrk jq)"
 done
 if [ ! -x "$ROOT/$SCADSERVE_BIN" ] && [ ! -x "$SCADSERVE_BIN" ]; then
@@ -160,7 +173,7 @@ render() {
 }
 
 mkdir -p "$OUT"
-rm -f "$OUT/report.md" "$OUT/hits.tsv" "$OUT/cold.tsv" "$OUT/memory.tsv"
+rm -f "$OUT/report.md" "$OUT/hits.tsv" "$OUT/cold.tsv" "$OUT/memory.tsv" "$OUT"/engines-*.tsv
 REPORT="$WORK/report.md"
 VERDICTS="$WORK/verdicts"
 : > "$VERDICTS"
@@ -174,9 +187,18 @@ say "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short
 say "$($OPENSCAD --version 2>&1 | head -n 1), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}'). Every figure is a ratio against a baseline measured in the same run, interleaved: absolute numbers on a shared machine are noise."
 say ""
 
+# The two cache-hit models (sections 1 and 3).
+declare -A KEY BYTES
+for model in small large; do
+  if [ "$model" = small ]; then src=$SRC_HIT_SMALL; else src=$SRC_HIT_LARGE; fi
+  printf '%s\n' "$src" > "$WORK/$model.scad"
+  jq -Rs '{source: .}' < "$WORK/$model.scad" > "$WORK/$model.json"
+done
+
 ########################################################################################
 # 1. Cache hits against nginx static
 ########################################################################################
+if want hits; then   # (not indented: the section is the script's top level otherwise)
 log "starting an instance with WORKERS=$BENCH_WORKERS"
 inst_start hits "$BENCH_WORKERS"
 log "instance at $BASE, state in $INST_DIR"
@@ -223,11 +245,7 @@ wrk_run() {
   log "  $model round $round $variant: $rps rps, p99 $(awk -v x="$p99" 'BEGIN { printf "%.2f", x / 1000 }') ms, errors $serr/$sockerr, timeouts $tmo"
 }
 
-declare -A KEY BYTES
 for model in small large; do
-  if [ "$model" = small ]; then src=$SRC_HIT_SMALL; else src=$SRC_HIT_LARGE; fi
-  printf '%s\n' "$src" > "$WORK/$model.scad"
-  jq -Rs '{source: .}' < "$WORK/$model.scad" > "$WORK/$model.json"
   read -r code cache key _ < <(render "$WORK/$model.scad" text/plain "$WORK/$model.stl")
   [ "$code" = 200 ] || die "rendering the $model model answered $code: $(head -c 300 "$WORK/$model.stl")"
   KEY[$model]=$key
@@ -317,10 +335,13 @@ if [ "$HITS_TMO" != 0 ]; then
   say "Timeouts are requests that got no answer within wrk's 5 s limit: stalls, not failures (see tests/bench/README.md, Known effects)."
   say ""
 fi
+fi   # want hits (its instance goes on to section 2)
 
 ########################################################################################
 # 2. Cold renders against the bare openscad command
 ########################################################################################
+if want cold; then
+[ -n "$INST_DIR" ] || { log "starting an instance with WORKERS=$BENCH_WORKERS"; inst_start cold "$BENCH_WORKERS"; }
 log "cold renders: $PAIRS pairs x ${#COLD_NAMES[@]} models (bare openscad, then the API)"
 printf 'model\tpair\tbare_ms\tapi_ms\tserver_render_ms\toverhead_ms\tbare_bytes\tapi_bytes\tapi_http_ms\thttp_overhead_ms\n' > "$OUT/cold.tsv"
 nginx_reset
@@ -375,18 +396,22 @@ sizes=$(awk -F'\t' 'NR > 1 && $7 != $8 { n++ } END { print n + 0 }' "$OUT/cold.t
 [ "$sizes" = 0 ] || say "Note: in $sizes pairs the API's STL size differed from the bare command's (see cold.tsv)."
 say ""
 inst_stop
+fi   # want cold
 
 ########################################################################################
 # 3. Memory of one FastCGI worker over many requests
 ########################################################################################
+if want memory; then
 log "memory: one worker, $MEM_WARMUP warm-up + $MEM_REQUESTS mixed requests"
+inst_stop
 inst_start mem 1
 PID=$(tr -s ' \n' ' ' < "$INST_DIR/run/scadserve.pids" | awk '{ print $1 }')
 [ -r "/proc/$PID/status" ] || die "no worker process $PID"
 for model in small large; do
   nginx_reset   # one FastCGI worker: see nginx_reset, else this may wait for nginx's 60 s keepalive
   read -r code cache key _ < <(render "$WORK/$model.scad" text/plain "$WORK/check")
-  [ "$code" = 200 ] && [ "$key" = "${KEY[$model]}" ] || die "memory instance: rendering $model answered $code $key"
+  [ "$code" = 200 ] && [ "$key" = "${KEY[$model]:-$key}" ] || die "memory instance: rendering $model answered $code $key"
+  KEY[$model]=$key
 done
 # Every checkpoint from the end of the warm-up on, in four steps.
 cps="" step=$((MEM_REQUESTS / 4))
@@ -433,6 +458,22 @@ say ""
 say "Growth from $n0 to $n1 answers: VmHWM $(fmt %+d "$ghwm") KiB, VmRSS $(fmt %+d "$grss") KiB: $(verdict "$ok")."
 [ "$mismatches" = 0 ] || { say "**$mismatches answers had an unexpected status** (the first are listed in memory.out)."; echo invalid >> "$VERDICTS"; cp "$MEMOUT" "$OUT/memory.out"; }
 say ""
+fi   # want memory
+
+########################################################################################
+# 4. Engines: WASM against the CLI (tests/bench/engines.mjs)
+########################################################################################
+if want engines; then
+# One worker, so that every render goes to the same WASM helper (its memory, its replacement).
+# engines.mjs reads health at once: a helper whose ready frame nobody reads within 20 s of its
+# start is given up (see README.md, Known effects).
+log "engines: an instance with WORKERS=1"
+inst_stop
+inst_start engines 1
+BENCH_RUN_ID=$RUN_ID OPENSCAD=$OPENSCAD node "$HERE/engines.mjs" "$BASE" "$INST_DIR" "$OUT" "$REPORT" "$VERDICTS" ||
+  die "the engine benchmarks failed"
+inst_stop
+fi   # want engines
 
 ########################################################################################
 met=$(grep -c '^met$' "$VERDICTS" || true)
@@ -440,7 +481,7 @@ notmet=$(grep -c '^not$' "$VERDICTS" || true)
 invalid=$(grep -c '^invalid$' "$VERDICTS" || true)
 say "## Summary"
 say ""
-say "Targets met: $met of $((met + notmet)).$([ "$invalid" -gt 0 ] && echo " Some measurements had errors: see above.") Load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(( $(date +%s) - START_S )) s. Raw data: hits.tsv, cold.tsv, memory.tsv beside this report."
+say "Targets met: $met of $((met + notmet)).$([ "$invalid" -gt 0 ] && echo " Some measurements had errors: see above.") Load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(( $(date +%s) - START_S )) s. Raw data: hits.tsv, cold.tsv, memory.tsv, engines-*.tsv beside this report."
 cp "$REPORT" "$OUT/report.md"
 cat "$REPORT"
 log "report written to $OUT/report.md"
