@@ -190,8 +190,19 @@ workers_fds_clean() {
   [ -z "$bad" ] || fail "descriptors held:$bad"
 }
 
-# procs_matching PATTERN: the number of processes whose command line has PATTERN.
-procs_matching() { pgrep -c -f -- "$1" || true; }
+# procs_matching PATTERN: the number of processes whose command line has PATTERN among the
+# children of the current instance's workers (renderers, and whatever they left, which comes
+# to the workers as their subreaper): other tests' processes running at the same time do not
+# count. Without a running instance, every process on the machine counts.
+procs_matching() {
+  local workers
+  workers=$(paste -sd, "$INST_DIR/run/scadserve.pids" 2>/dev/null)
+  if [ -n "$workers" ] && kill -0 ${workers//,/ } 2>/dev/null; then
+    pgrep -c -P "$workers" -f -- "$1" || true
+  else
+    pgrep -c -f -- "$1" || true
+  fi
+}
 
 finish() {
   local i port dir

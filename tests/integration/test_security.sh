@@ -69,15 +69,24 @@ answer_shape() {
   fi
 }
 
-# render_fmt SOURCE FORMAT: POST raw source asking for FORMAT; prints the status.
+# render_fmt SOURCE FORMAT: POST raw source asking for FORMAT (and the engine ENGINE, default
+# auto); prints the status.
+ENGINE=auto
 render_fmt() {
   printf '%s' "$1" > "$TMP/src.scad"
-  req POST "/api/render?format=$2" -H 'Content-Type: text/plain' --data-binary @"$TMP/src.scad"
+  req POST "/api/render?format=$2&engine=$ENGINE" -H 'Content-Type: text/plain' --data-binary @"$TMP/src.scad"
 }
 
-# attack_all: every attack: a documented answer, the marker nowhere, nothing learnt about
-# whether the file exists, and the server still answers.
+# attack_all: every attack, on each engine: a documented answer, the marker nowhere, nothing
+# learnt about whether the file exists, and the server still answers.
 attack_all() {
+  local e
+  for e in cli wasm; do
+    ENGINE=$e attack_engine || { fail "(engine $e)"; return 1; }
+  done
+}
+
+attack_engine() {
   local name fmt src s shape nope before
   before=$(cache_entries)
   while IFS='|' read -r name fmt src; do
@@ -107,7 +116,7 @@ another_render() {
   local victim="victim_marker_$MARK" pid="" scratch="" i s src
   ( curl -s -o /dev/null --max-time 60 --data-binary \
       "v = \"$victim\"; x = [for (i = [0:9999]) for (j = [0:99999]) if (i < 0) i]; cube(1);" \
-      "$BASE_URL/api/render?timeout=8" ) &
+      "$BASE_URL/api/render?timeout=8&engine=cli" ) &
   local bg=$!
   for i in $(seq 1 200); do
     for p in $(pgrep -x openscad); do
@@ -124,7 +133,10 @@ another_render() {
              "include </proc/$pid/environ>\ncube(1);" \
              "import(\"/proc/$pid/cwd/model.dxf\");" \
              "include </proc/self/environ>\ncube(1);"; do
-    s=$(render_src "$(printf '%b' "$src")")
+    s=$(render_src "$(printf '%b' "$src")" --url-query engine=cli)
+    case "$s" in 200|422) ;; *) kill "$bg"; fail "answered $s: $(head -c 300 "$TMP/body")" ;; esac
+    nowhere "$victim" || { kill "$bg"; fail "read the other render through: $src"; }
+    s=$(render_src "$(printf '%b' "$src")" --url-query engine=wasm)
     case "$s" in 200|422) ;; *) kill "$bg"; fail "answered $s: $(head -c 300 "$TMP/body")" ;; esac
     nowhere "$victim" || { kill "$bg"; fail "read the other render through: $src"; }
     ! grep -qa 'HOME=' "$TMP/body" || { kill "$bg"; fail "an environment came back"; }
@@ -174,6 +186,21 @@ t_confined() {
   expect_eq "state dir mode" "$(stat -c %a "$INST_DIR")" 700
 }
 check "health reports Landlock and seccomp; workers and nginx's workers unprivileged; cache 0600" t_confined
+t_helpers_confined() {
+  local w h n=0
+  for w in $(cat "$INST_DIR/run/scadserve.pids"); do
+    for h in $(pgrep -P "$w" -f engines/wasm/helper.mjs); do
+      n=$((n + 1))
+      grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$h/status" || fail "helper $h: no NoNewPrivs"
+      grep -q '^Seccomp:[[:space:]]*2' "/proc/$h/status" || fail "helper $h: no seccomp filter"
+      [ "$(id -u)" != 0 ] || [ "$(stat -c %U "/proc/$h")" = scadserve ] || fail "helper $h runs as $(stat -c %U "/proc/$h")"
+      [ "$(awk '$1 == "Max" && $2 == "address" { print $5 }' "/proc/$h/limits")" = 4294967296 ] ||
+        fail "helper $h: address space limit $(grep 'address space' "/proc/$h/limits")"
+    done
+  done
+  [ "$n" -ge 1 ] || fail "no WASM helper running"
+}
+check "the WASM helpers run unprivileged under seccomp, no_new_privs and a 4 GiB address-space limit" t_helpers_confined
 check "every attack, Landlock and an unprivileged user: no marker anywhere" attack_all
 check "another render's model is out of reach while it renders" another_render
 t_outside_unused() {
