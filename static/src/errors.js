@@ -18,6 +18,7 @@ export const ERROR_TYPES = Object.freeze({
   rate_limited:           { status: 429, retry: true },   // nginx: too many renders from this address
   overloaded:             { status: 503, retry: true },
   sandbox_unavailable:    { status: 503 },                // the server cannot confine a renderer
+  engine_unavailable:     { status: 503 },                // the engine asked for is down on the server
   internal:               { status: 500 },
   network:                { status: 0, retry: true },   // browser only: the request never got an answer
   wasm_unavailable:       { status: 0, fallback: true }, // browser only: no WebAssembly, no worker, .wasm not loadable
@@ -27,7 +28,8 @@ export const ERROR_TYPES = Object.freeze({
 export class RenderError extends Error {
   // fields: type (a key of ERROR_TYPES), line (1-based or null), log (OpenSCAD output or ''),
   // renderer ('wasm' | 'server' | 'server-cache' | null), requestId, status (HTTP status or 0),
-  // retryAfter (seconds, from the server), fallbackFrom (the browser error that sent us to the server)
+  // retryAfter (seconds, from the server), fallbackFrom (the browser error that sent us to the server),
+  // engine (the server's engine that answered: 'wasm' | 'cli')
   constructor(type, message, fields = {}) {
     super(message);
     this.name = 'RenderError';
@@ -39,6 +41,7 @@ export class RenderError extends Error {
     this.status = fields.status ?? ERROR_TYPES[this.type].status;
     this.retryAfter = fields.retryAfter ?? null;
     this.fallbackFrom = fields.fallbackFrom ?? null;
+    this.engine = fields.engine ?? null;      // the server's engine that answered: 'wasm' | 'cli'
   }
 
   // Should the page hand this model to the server after the browser failed with it?

@@ -145,6 +145,13 @@ function toast(text) {
   toast.timer = setTimeout(() => { t.hidden = true; }, 3000);
 }
 
+// Which of the server's engines answered, for the status line.
+const ENGINE_NAMES = { wasm: 'OpenSCAD 2025 WASM engine', cli: 'OpenSCAD 2021 CLI engine' };
+function describeEngine(r) {
+  if (!r?.engine || !String(r.renderer ?? '').startsWith('server')) return '';
+  return ` (${ENGINE_NAMES[r.engine] ?? r.engine}${r.engineFallback ? `: ${r.engineFallback}` : ''})`;
+}
+
 function describeFallback(err) {
   if (!err) return '';
   const why = {
@@ -178,7 +185,7 @@ async function runNow() {
       setStatus('rendering', `Rendering${label()}… ${((performance.now() - t0) / 1000).toFixed(1)} s${describeFallback(fallbackReason)}`);
     }
   }, 100);
-  setStatus('rendering', 'Rendering…', { renderer: '', errorType: '', errorLine: '' });
+  setStatus('rendering', 'Rendering…', { renderer: '', engine: '', errorType: '', errorLine: '' });
   logEl.textContent = '';
   const onProgress = (e) => {
     if (my !== sequence) return;
@@ -225,13 +232,13 @@ async function runNow() {
     const took = performance.now() - t0;
     if (!performance.getEntriesByName('scadserve:first-model').length) performance.mark('scadserve:first-model');
     setStatus('done',
-      `Done in ${fmtMs(took)} · ${RENDERER_NAMES[result.renderer]}${describeFallback(result.fallback)} · ` +
+      `Done in ${fmtMs(took)} · ${RENDERER_NAMES[result.renderer]}${describeEngine(result)}${describeFallback(result.fallback)} · ` +
       `${stl.flat ? '2D model, ' : ''}${stl.triangles.toLocaleString('en-US')} triangles`, {
-        renderer: result.renderer, triangles: String(stl.triangles), durationMs: String(Math.round(took)),
+        renderer: result.renderer, engine: result.engine ?? '', triangles: String(stl.triangles), durationMs: String(Math.round(took)),
         bbox: size.map((v) => v.toFixed(3)).join(','), seq: String(completed), fallback: result.fallback?.type ?? '',
         requestId: result.requestId, shownAt: performance.now().toFixed(1), dimensions: stl.flat ? '2' : '3',
       });
-    log('info', `Done in ${fmtMs(took)}: ${RENDERER_NAMES[result.renderer]}${describeFallback(result.fallback)}.`);
+    log('info', `Done in ${fmtMs(took)}: ${RENDERER_NAMES[result.renderer]}${describeEngine(result)}${describeFallback(result.fallback)}.`);
   } catch (err) {
     if (my !== sequence || err?.name === 'AbortError') return;
     const type = err?.type ?? 'internal';
@@ -241,8 +248,8 @@ async function runNow() {
     editor.showError(err?.message ?? String(err), line);
     completed++;
     setStatus('error', `Error (${type})${line ? ` on line ${line}` : ''}: ${err?.message ?? err}` +
-      `${err?.renderer ? ` · ${RENDERER_NAMES[err.renderer] ?? err.renderer}` : ''}`, {
-      renderer: err?.renderer ?? '', errorType: type, errorLine: line ? String(line) : '', triangles: '',
+      `${err?.renderer ? ` · ${RENDERER_NAMES[err.renderer] ?? err.renderer}${describeEngine(err)}` : ''}`, {
+      renderer: err?.renderer ?? '', engine: err?.engine ?? '', errorType: type, errorLine: line ? String(line) : '', triangles: '',
       seq: String(completed),
     });
   } finally {

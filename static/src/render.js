@@ -32,6 +32,14 @@ const config = {
 let memory = new MemoryCache({ maxEntries: config.memoryEntries, maxBytes: config.memoryBytes });
 let wasm = null;
 
+// The server's time limit in seconds (its /api/health), asked once; null when it cannot be had.
+let serverLimit = null;
+function serverTimeLimit(signal) {
+  serverLimit ??= serverHealth(config.apiBase, signal)
+    .then((h) => Number(h?.limits?.timeout_seconds) || null, () => null);
+  return serverLimit;
+}
+
 function wasmRenderer() {
   wasm ??= new WasmRenderer({ workerUrl: config.workerUrl, fontBase: config.fontBase });
   return wasm;
@@ -99,7 +107,7 @@ function cleanParameters(parameters) {
  *   signal      an AbortSignal; aborting rejects with its reason and stops the work
  *   onProgress  called with {phase: 'wasm'|'server'|'retry'|'log', ...} while rendering
  * Resolves to {bytes, format, contentType, renderer, durationMs, log, echo, warnings, requestId,
- * key, fallback}; rejects with a RenderError (or the abort reason).
+ * key, fallback, engine ('wasm' | 'cli': the server's engine, for server renders), engineFallback}; rejects with a RenderError (or the abort reason).
  */
 export async function render(source, options = {}) {
   const {
@@ -120,6 +128,7 @@ export async function render(source, options = {}) {
       bytes: r.bytes, format, contentType: contentTypeOf(format), renderer: r.renderer,
       durationMs: performance.now() - t0, log: r.log || '', echo, warnings,
       requestId: r.requestId ?? id, key: r.key ?? null, fallback: r.fallback ?? null,
+      engine: r.engine ?? null, engineFallback: r.engineFallback ?? null,
     };
   };
 
@@ -153,14 +162,28 @@ export async function render(source, options = {}) {
     }
   }
 
+  // The server renders with the same engine (OpenSCAD 2025 WASM) as the browser: a model the
+  // browser gave up on at its time limit needs more time there, not less. Ask for the
+  // server's whole limit (sending no timeout does that), and when that is no longer than what
+  // the browser already spent, do not make the user wait for the same outcome twice.
+  if (fallback?.type === 'timeout' && !config.serverTimeoutS) {
+    const limitS = await serverTimeLimit(signal);
+    if (limitS && limitS * 1000 <= timeoutMs) {
+      fallback.message += ` The server's limit (${limitS} s) is no longer, so it was not asked.`;
+      throw fallback;
+    }
+  }
   onProgress?.({ phase: 'server', requestId: id, reason: fallback });
   try {
     const r = await renderOnServer({
       apiBase: config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
       onRetry: (info) => onProgress?.({ phase: 'retry', requestId: id, ...info }),
     });
-    const result = { bytes: r.bytes, log: r.log || '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback };
-    memory.set(key, { bytes: r.bytes, log: r.log || '', key: r.key });
+    const result = {
+      bytes: r.bytes, log: r.log || '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback,
+      engine: r.engine, engineFallback: r.engineFallback,
+    };
+    memory.set(key, { bytes: r.bytes, log: r.log || '', key: r.key, engine: r.engine });
     return finish(result);
   } catch (err) {
     if (signal?.aborted) throw signal.reason;

@@ -30,6 +30,7 @@ async function errorFrom(res, requestId) {
       requestId: e.request_id || requestId,
       status: res.status,
       retryAfter,
+      engine: e.engine || res.headers.get('X-Engine') || null,
     });
   }
   // No JSON error: a proxy in the way (502/504 while the FastCGI program restarts, ...).
@@ -49,7 +50,8 @@ function worthRetrying(err) {
 }
 
 // One render on the server. Resolves to {bytes, renderer: 'server'|'server-cache', key,
-// requestId, serverSeconds, contentType, attempts}; rejects with a RenderError or the abort reason.
+// requestId, serverSeconds, contentType, log, engine ('wasm'|'cli': which of the server's engines
+// made it), engineFallback (why the server's CLI answered for its WASM engine), attempts}; rejects with a RenderError or the abort reason.
 export async function renderOnServer({ apiBase, id, source, parameters, format, timeoutS, signal, onRetry }) {
   const body = { source, parameters, format };
   if (timeoutS) body.timeout = timeoutS;
@@ -88,6 +90,8 @@ export async function renderOnServer({ apiBase, id, source, parameters, format, 
           serverSeconds: Number(res.headers.get('X-Render-Time')) || null,
           contentType: res.headers.get('Content-Type'),
           log: decodeLog(res.headers.get('X-Render-Log')),
+          engine: res.headers.get('X-Engine') || null,      // 'wasm' | 'cli' (null: a hit from an older server)
+          engineFallback: res.headers.get('X-Engine-Fallback') || null,
           attempts: attempt,
         };
       }

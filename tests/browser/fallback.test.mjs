@@ -32,6 +32,9 @@ test('with WebAssembly disabled the page renders on the server and says so', asy
   assert.equal(s.triangles, '12');
   assert.equal(s.bbox, '3.000,4.000,5.000');
   assert.match(s.text, /server (render|cache).*fallback: browser WASM unavailable/);
+  // The server rendered it with the browser's engine, and the status line says so.
+  assert.equal(s.engine, 'wasm');
+  assert.match(s.text, /server (render|cache) \(OpenSCAD 2025 WASM engine\)/);
   assert.equal(requests.length, 1);
   const id = requests[0].headers()['x-request-id'];
   assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -87,6 +90,20 @@ test('a model that includes a library the browser lacks (MCAD) is rendered by th
   assert.match(s.renderer, /^server(-cache)?$/);
   assert.equal(s.bbox, '30.000,20.000,1.000');
   assert.match(s.text, /no library MCAD\/units\.scad/);
+  assert.equal(s.engine, 'wasm', 'the server\'s WASM engine has MCAD');
+  await page.close();
+});
+
+test('a model too deep for the browser\'s WASM stack renders on the server\'s WASM engine', async () => {
+  const page = await browser.context.newPage();
+  // A browser crash (its WASM stack is 64 KiB) hands the model to the server, whose WASM engine
+  // has 32 MiB of stack and renders it.
+  await page.goto(pageUrl({ source: `${unique()}function f(n) = n == 0 ? 0 : 1 + f(n - 1);\ncube(f(2000) / 100);\n` }));
+  const s = await waitRender(page);
+  assert.equal(s.state, 'done', s.text);
+  assert.match(s.renderer, /^server(-cache)?$/);
+  assert.equal(s.engine, 'wasm');
+  assert.equal(s.bbox, '20.000,20.000,20.000');
   await page.close();
 });
 
@@ -109,5 +126,7 @@ test('with the server forced, errors come back with the server\'s types and line
   assert.equal(s.errorType, 'invalid_scad');
   assert.equal(s.renderer, 'server');
   assert.equal(s.errorLine, '3');
+  assert.equal(s.engine, 'wasm');
+  assert.match(s.text, /OpenSCAD 2025 WASM engine/);
   await page.close();
 });
