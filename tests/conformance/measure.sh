@@ -4,14 +4,21 @@
 # usage: tests/conformance/measure.sh [CORPUS_DIR [OUT_TSV]]
 #   CORPUS_DIR  default /work/shared/corpus/openscad-examples (or $SCADSERVE_CORPUS)
 #   OUT_TSV     default tests/conformance/corpus.tsv beside this script
-# environment: OPENSCAD (default openscad), RENDER_TIMEOUT seconds (default 60)
+# environment: OPENSCAD (default openscad), RENDER_TIMEOUT seconds (default 60),
+#   STLCMP (default build/stlcmp: make build first),
+#   SCADSERVE_URL: a running scadserve (e.g. http://127.0.0.1:18123, render
+#   requests from this host not rate-limited) to measure the WASM engine with;
+#   without it the wasm columns are carried over from the old OUT_TSV.
 #
 # Each model is copied with its companion files (the files it reads, found in
 # its source: import(), surface(), dxf_dim()/dxf_cross() file=, include <>,
 # use <>, recursively for included .scad) into a fresh directory, and rendered
 # from inside it the way the server does:
 #   timeout 60 openscad --export-format binstl -o out.stl model.scad
-# Models run one at a time, so the times are comparable. Columns of the TSV:
+# Models run one at a time, so the times are comparable. Then the same model
+# goes to SCADSERVE_URL's POST /api/render with "engine": "wasm" (OpenSCAD
+# 2025 WebAssembly, manifold): as STL, and 2D models as SVG and DXF.
+# Columns of the TSV:
 #   path      model path relative to the corpus root
 #   files     comma-separated companion files, or -
 #   seconds   wall time of the STL export
@@ -20,7 +27,23 @@
 #             2d models are also tried as SVG ("2d-svg-ok" / "2d-svg-failed");
 #             references not beside the model ("reads MCAD/fonts.scad from the
 #             library path") and unused parameter-set files are mentioned
-
+#   bbox      ok: the CLI STL's bounding box XMIN,YMIN,ZMIN,XMAX,YMAX,ZMAX
+#             (stlcmp --geom), else -
+#   volume    ok: the CLI STL's volume (divergence theorem), else -
+#   wasm      what the WASM engine does with the model:
+#               agree    ok in the CLI; WASM answers 200 STL whose bounding box
+#                        and volume agree with bbox/volume (stlcmp --geom
+#                        default tolerances: 1e-3, 1 %)
+#               differs  ok in the CLI; WASM answers 200 STL that does not agree
+#               renders  the CLI rejects it; WASM answers 200 STL
+#               rejects  WASM answers a 4xx error JSON (wasm_note: its type)
+#               2d       the CLI says 2D; WASM answers 200 SVG and 200 DXF
+#               broken   anything else (5xx, 2D formats failing): wasm_note says
+#   wasm_bbox, wasm_volume  the WASM STL's figures, when it answered 200 STL
+#   wasm_note why (a person writes it: the reason of a differs or renders is
+#             carried over from the old TSV while the class stays the same; a new
+#             one reads "unexplained: ..." and the test fails until it is
+#             explained)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,11 +51,27 @@ corpus=${1:-${SCADSERVE_CORPUS:-/work/shared/corpus/openscad-examples}}
 out=${2:-$here/corpus.tsv}
 openscad=${OPENSCAD:-openscad}
 limit=${RENDER_TIMEOUT:-60}
+stlcmp=${STLCMP:-$here/../../build/stlcmp}
+url=${SCADSERVE_URL:-}
+[[ -x $stlcmp ]] || { echo "measure.sh: missing $stlcmp (make build)" >&2; exit 1; }
+if [[ -n $url ]]; then
+	command -v jq >/dev/null || { echo "measure.sh: SCADSERVE_URL needs jq" >&2; exit 1; }
+	curl -sf "$url/api/health" | jq -e '.engines[] | select(.name == "wasm")' >/dev/null ||
+		{ echo "measure.sh: $url/api/health lists no wasm engine" >&2; exit 1; }
+fi
 
 corpus=$(cd "$corpus" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/scadmeasure.XXXXXX")
 tmp_out="$out.tmp.$$"
 trap 'rm -rf "$work" "$tmp_out"' EXIT
+# The old TSV's wasm columns by path (carried over: see wasm_note above).
+declare -A old_wasm=()
+if [[ -r $out ]]; then
+	while IFS=$'\t' read -r o_path _ _ _ _ _ _ o_wasm o_wb o_wv o_wn; do
+		[[ $o_path == path || -z ${o_wasm:-} ]] && continue
+		old_wasm[$o_path]="$o_wasm"$'\t'"$o_wb"$'\t'"$o_wv"$'\t'"$o_wn"
+	done <"$out"
+fi
 trap 'echo "measure.sh: failed at line $LINENO" >&2' ERR
 
 # Times are only comparable on an idle machine (the test picks models by them).
@@ -93,7 +132,75 @@ logline() {
 	{ grep -m1 -E "$2" "$1" || true; } | sed -E "s#$work/[0-9]+/##g; s/\t/ /g" | cut -c1-160
 }
 
-printf 'path\tfiles\tseconds\toutcome\tnote\n' >"$tmp_out"
+# The figures of STL $1 as "XMIN,...,ZMAX<TAB>VOLUME" (stlcmp --geom).
+figures() {
+	"$stlcmp" --geom "$1" | sed -n 's/^geom:\(.*\),\([^,]*\)$/\1\t\2/p'
+}
+
+# POSTs staged directory $1 (model.scad, companions $2) to SCADSERVE_URL with
+# engine wasm in format $3; the body goes to $1/wasm.$3, the status to $code,
+# the error type (or -) to $etype, the X-Engine header to $xengine.
+wasm_post() {
+	local dir=$1 files=$2 fmt=$3 f
+	printf '{}' >"$dir/files.json"
+	if [[ $files != - ]]; then
+		local IFS=,
+		for f in $files; do
+			base64 -w0 "$dir/$f" >"$dir/b64"
+			jq --arg n "$f" --rawfile b "$dir/b64" '. + {($n): $b}' \
+				"$dir/files.json" >"$dir/files.tmp"
+			mv "$dir/files.tmp" "$dir/files.json"
+		done
+	fi
+	jq -n --rawfile src "$dir/model.scad" --slurpfile files "$dir/files.json" \
+		--arg format "$fmt" '{source: $src, files: $files[0], format: $format, engine: "wasm"}' \
+		>"$dir/req.json"
+	code=$(curl -sS --max-time 120 -H 'Expect:' -H 'Content-Type: application/json' \
+		--data-binary "@$dir/req.json" -D "$dir/wasm.headers" -o "$dir/wasm.$fmt" \
+		-w '%{http_code}' "$url/api/render") || code=000
+	xengine=$(grep -i '^x-engine:' "$dir/wasm.headers" | tail -n 1 | cut -d: -f2- | tr -d ' \r' || true)
+	etype=$(jq -r '.error.type // "-"' "$dir/wasm.$fmt" 2>/dev/null || echo -)
+}
+
+# Classifies what the WASM engine does with staged model $1 (companions $2)
+# whose CLI outcome is $3 with CLI figures $4 (or -); sets wasm, wasm_bbox,
+# wasm_volume and wasm_note (without the reason).
+wasm_measure() {
+	local dir=$1 files=$2 outcome=$3 cli=$4 diffs svg_code
+	wasm_bbox=- wasm_volume=- wasm_note=-
+	if [[ $outcome == 2d ]]; then
+		wasm_post "$dir" "$files" svg
+		svg_code=$code
+		if [[ $code == 200 ]] && grep -q '<svg' "$dir/wasm.svg"; then
+			wasm_post "$dir" "$files" dxf
+			if [[ $code == 200 ]] && grep -q ENTITIES "$dir/wasm.dxf"; then
+				wasm=2d
+				return
+			fi
+		fi
+		wasm=broken wasm_note="svg $svg_code, dxf ${code} ($etype)"
+		return
+	fi
+	wasm_post "$dir" "$files" stl
+	if [[ $code == 200 && $xengine == wasm ]] && [[ -s $dir/wasm.stl ]]; then
+		IFS=$'\t' read -r wasm_bbox wasm_volume < <(figures "$dir/wasm.stl")
+		if [[ $outcome != ok ]]; then
+			wasm=renders
+		elif "$stlcmp" --geom "geom:$cli" "$dir/wasm.stl" >"$dir/geomcmp"; then
+			wasm=agree
+		else
+			wasm=differs
+			diffs=$(sed -n 's/^differs: //p' "$dir/geomcmp" | paste -sd';' - | sed 's/  */ /g')
+			wasm_note="unexplained: $diffs"
+		fi
+	elif [[ $code == 4[0-9][0-9] && $etype != - ]]; then
+		wasm=rejects wasm_note=$etype
+	else
+		wasm=broken wasm_note="HTTP $code, engine ${xengine:-none}, $etype"
+	fi
+}
+
+printf 'path\tfiles\tseconds\toutcome\tnote\tbbox\tvolume\twasm\twasm_bbox\twasm_volume\twasm_note\n' >"$tmp_out"
 n=0
 while IFS= read -r rel; do
 	n=$((n + 1))
@@ -149,8 +256,27 @@ while IFS= read -r rel; do
 	fi
 	[[ -n $libs ]] && note+="; reads $libs from the library path"
 	[[ -f $corpus/$params ]] && note+="; parameter sets in $(basename "$params") not applied"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$rel" "$files" "$secs" "$outcome" "$note" >>"$tmp_out"
-	printf '%-40s %6s s  %s\n' "$rel" "$secs" "$outcome" >&2
+	bbox=- volume=-
+	if [[ $outcome == ok ]]; then
+		IFS=$'\t' read -r bbox volume < <(figures "$dir/out.stl")
+	fi
+	if [[ -n $url ]]; then
+		wasm_measure "$dir" "$files" "$outcome" "$bbox,$volume"
+		# A person's reason stays while the class does.
+		IFS=$'\t' read -r o_wasm _ _ o_note <<<"${old_wasm[$rel]:-}"
+		if [[ ${o_wasm:-} == "$wasm" && -n ${o_note:-} && ${o_note:-} != unexplained* &&
+			$wasm =~ ^(differs|renders)$ ]]; then
+			wasm_note=$o_note
+		fi
+	elif [[ -n ${old_wasm[$rel]:-} ]]; then
+		IFS=$'\t' read -r wasm wasm_bbox wasm_volume wasm_note <<<"${old_wasm[$rel]}"
+	else
+		wasm=- wasm_bbox=- wasm_volume=- wasm_note="not measured (no SCADSERVE_URL)"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rel" "$files" "$secs" \
+		"$outcome" "$note" "$bbox" "$volume" "$wasm" "$wasm_bbox" "$wasm_volume" \
+		"$wasm_note" >>"$tmp_out"
+	printf '%-40s %6s s  %-11s wasm %s\n' "$rel" "$secs" "$outcome" "$wasm" >&2
 	rm -rf "$dir"
 done < <(cd "$corpus" && find . -type f -name '*.scad' | sed 's#^\./##' | LC_ALL=C sort)
 mv "$tmp_out" "$out"
