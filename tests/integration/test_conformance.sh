@@ -5,7 +5,7 @@
 # with SCADSERVE_URL for the WASM columns; its header says what each column is).
 #
 # The WASM engine (engine=wasm: OpenSCAD 2025 WebAssembly, manifold), every corpus
-# model, first (it takes about 15 s):
+# model, first (15-30 s; the whole test about 3 minutes on 2 cores):
 #  - `agree` models (ok in the CLI): 200 STL from X-Engine wasm whose bounding box
 #    (each coordinate within 1e-3, relative above 1) and volume (within 1 %) agree
 #    with the CLI's. The CLI's figures come from corpus.tsv (bbox, volume, written
