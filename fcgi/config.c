@@ -119,6 +119,7 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	c->log_level = LOG_INFO;
 	c->wasm_memory = 4ULL << 30;
 	c->wasm_recycle = 256ULL << 20;
+	c->wasm_start_max = 20;
 	if (get_path(get, "SCADSERVE_OPENSCAD", c->openscad, sizeof(c->openscad),
 	    "/usr/bin/openscad", err, errlen) ||
 	    get_path(get, "SCADSERVE_STATE_DIR", c->state_dir, sizeof(c->state_dir), "var",
@@ -157,7 +158,8 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 	    get_count(get, "SCADSERVE_QUEUE_MAX", &c->queue_max, 1024, err, errlen) ||
 	    get_seconds(get, "SCADSERVE_QUEUE_WAIT", &c->queue_wait, err, errlen) ||
 	    get_size(get, "SCADSERVE_WASM_MEMORY", &c->wasm_memory, 1ULL << 40, err, errlen) ||
-	    get_size(get, "SCADSERVE_WASM_RECYCLE", &c->wasm_recycle, 1ULL << 40, err, errlen))
+	    get_size(get, "SCADSERVE_WASM_RECYCLE", &c->wasm_recycle, 1ULL << 40, err, errlen) ||
+	    get_seconds(get, "SCADSERVE_WASM_START_MAX", &c->wasm_start_max, err, errlen))
 		return -1;
 	if (c->wasm_memory < (2ULL << 30)) {
 		/* Below 2 GiB V8 cannot reserve the 1 GiB heap the helper's flags ask for. */
@@ -165,9 +167,10 @@ config_parse(struct config *c, const char *(*get)(const char *), long nproc, cha
 		    get("SCADSERVE_WASM_MEMORY"));
 		return -1;
 	}
-	if (c->timeout > 86400 || c->queue_wait > 86400) {
+	if (c->timeout > 86400 || c->queue_wait > 86400 || c->wasm_start_max > 86400) {
 		snprintf(err, errlen, "%s: at most 86400 seconds", c->timeout > 86400 ?
-		    "SCADSERVE_TIMEOUT" : "SCADSERVE_QUEUE_WAIT");
+		    "SCADSERVE_TIMEOUT" : c->queue_wait > 86400 ? "SCADSERVE_QUEUE_WAIT" :
+		    "SCADSERVE_WASM_START_MAX");
 		return -1;
 	}
 	c->cpu_max = cpu ? cpu : (uint64_t)c->timeout + 5;

@@ -31,6 +31,8 @@ struct config {
 	                              beside the program's build folder */
 	char wasm_package[1024];   /* SCADSERVE_WASM_PACKAGE: "" = the helper's default */
 	uint64_t wasm_memory;      /* SCADSERVE_WASM_MEMORY: 4G (the helper's address space) */
+	double wasm_start_max;     /* SCADSERVE_WASM_START_MAX: 20 (seconds a helper may take to
+	                              get ready) */
 	uint64_t wasm_recycle;     /* SCADSERVE_WASM_RECYCLE: 256M: a helper whose render grew
 	                              its heap past this is replaced */
 	int log_level;             /* SCADSERVE_LOG_LEVEL: error|warn|info|debug */

@@ -19,7 +19,6 @@
 #include "render.h"
 #include "text.h"
 
-#define START_SECONDS 20.0      /* from spawn to the ready frame, at most */
 #define RETRY_SECONDS 30.0      /* after a failed start, the CLI answers this long */
 #define JSON_MAX (1 << 20)      /* the longest JSON part of a frame we accept */
 #define WORKDIR "/work"         /* where the helper puts a request's files (see helper.mjs) */
@@ -38,6 +37,7 @@ static struct {
 	char package_version[32];
 	char node[1024], helper[1024], package[1024];
 	uint64_t memory, recycle;
+	double start_max;              /* from spawn to the ready frame, at most */
 	struct sandbox_policy policy;  /* the helper's confinement */
 	struct render_proc proc;       /* pid -1 when there is none */
 	int ready;                     /* its ready frame has come */
@@ -111,6 +111,7 @@ engine_wasm_init(const struct config *cfg, const struct sandbox_policy *policy)
 	W.enabled = 0;
 	W.memory = cfg->wasm_memory;
 	W.recycle = cfg->wasm_recycle;
+	W.start_max = cfg->wasm_start_max;
 	if (strcmp(cfg->engine, "cli") == 0) {
 		snprintf(W.why, sizeof(W.why), "turned off by SCADSERVE_ENGINE=cli");
 		return -1;
@@ -321,6 +322,7 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 	size_t sent = 0, want;
 	enum xfer x;
 	ssize_t n;
+	int progress = 1;	/* the first look past the deadline is free */
 
 	memset(fr, 0, sizeof(*fr));
 	fr->json_len = fr->blob_len = SIZE_MAX;
@@ -333,15 +335,21 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 			return x;
 		if ((want = frame_want(fr)) == 0 && fr->blob_len != SIZE_MAX)
 			return XFER_OK;
-		if (left <= 0)
-			return XFER_TIMEOUT;
 		pfd[0].fd = W.proc.out;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = W.proc.log;
 		pfd[1].events = POLLIN;
 		pfd[2].fd = sent < reqlen ? W.proc.in : -1;
 		pfd[2].events = POLLOUT;
-		pr = poll(pfd, 3, (int)(left * 1000) + 1);
+		/*
+		 * Past the deadline, what is already there still counts (a ready frame sent long
+		 * before anyone asked for it): looks that do not wait, as long as the frame keeps
+		 * coming.
+		 */
+		if (left <= 0 && !progress)
+			return XFER_TIMEOUT;
+		progress = 0;
+		pr = poll(pfd, 3, left > 0 ? (int)(left * 1000) + 1 : 0);
 		if (pr < 0 && errno != EINTR)
 			return XFER_DIED;
 		if (pr <= 0)
@@ -373,8 +381,10 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 			n = read(W.proc.out, fr->buf + fr->len, want);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				return XFER_DIED;
-			if (n > 0)
+			if (n > 0) {
 				fr->len += (size_t)n;
+				progress = 1;
+			}
 		}
 	}
 }
@@ -432,7 +442,7 @@ helper_ready(void)
 		return -1;
 	if (logbuf_init(&lb, 8192))
 		return -1;
-	x = exchange(NULL, 0, W.spawned + START_SECONDS, &lb, 0, &fr);
+	x = exchange(NULL, 0, W.spawned + W.start_max, &lb, 0, &fr);
 	drain_log(&lb);
 	said = logbuf_join(&lb, &said_len);
 	if (said != NULL)
@@ -817,6 +827,13 @@ engine_wasm_health(int operator)
 	struct pollfd pfd;
 
 	/* A helper that has said it is ready, unread yet, is ready: read it (it is all there). */
+	/* One that died while idle is replaced now, so that health tells the truth. */
+	if (W.proc.pid > 0 && render_exited(&W.proc)) {
+		log_msg(LOG_WARN, NULL, "WASM helper died while idle; starting another");
+		metrics_add(M_WASM_REPLACED, 1);
+		W.ready = 0;
+		(void)helper_spawn();
+	}
 	pfd.fd = W.proc.out;
 	pfd.events = POLLIN;
 	if (W.proc.pid > 0 && !W.ready && poll(&pfd, 1, 0) == 1)
@@ -838,8 +855,9 @@ engine_wasm_health(int operator)
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "backend", json_string("manifold"));
-	if (W.why[0] != '\0')
-		json_object_set_new(o, "reason", json_string(W.why));
+	if (W.why[0] != '\0' && strcmp(state, "ready") != 0)
+		json_object_set_new(o, strcmp(state, "starting") == 0 ? "last_failure" : "reason",
+		    json_string(W.why));
 	if (W.ready_seconds > 0)
 		json_object_set_new(o, "start_seconds", json_real(W.ready_seconds));
 	if (operator) {

@@ -236,6 +236,26 @@ t_stop_leaves_nothing() {
 }
 check "after stop, no helper is left" t_stop_leaves_nothing
 
+# A helper ready long before anyone asks: a worker idle past the helper's start deadline
+# (SCADSERVE_WASM_START_MAX, 1 s here) still finds it ready, and a helper killed while idle
+# shows in health at once and is replaced.
+WORKERS=1 inst_start SCADSERVE_WASM_START_MAX=1 || { finish; exit 1; }
+t_idle_start() {
+  local s h old
+  # Waiting is the scenario here: the first request comes after the start deadline.
+  sleep 2
+  s=$(render_src 'cube(9);')
+  expect_eq "first render" "$s/$(header X-Engine)" 200/wasm
+  old=$(WORKERS=1 helper_pids)
+  kill -9 "$old"
+  while kill -0 "$old" 2>/dev/null; do sleep 0.05; done
+  h=$(curl -s "$BASE_URL/api/health" | jq -c '.engines[] | select(.name == "wasm")')
+  [ "$(echo "$h" | jq -r .helper_pid)" != "$old" ] || fail "health still shows the dead helper: $h"
+  s=$(render_src 'cube(9.5);')
+  expect_eq "after the kill" "$s/$(header X-Engine)" 200/wasm
+}
+check "a helper ready before the first request, and one killed while idle, are handled" t_idle_start
+
 # A real crash on demand: 1 MiB of WASM stack (SCADSERVE_WASM_STACK_MB, passed to the helper),
 # which recursion 5,000 levels deep overflows.
 inst_start SCADSERVE_WASM_STACK_MB=1 || { finish; exit 1; }

@@ -76,6 +76,7 @@ TEST(defaults)
 	CHECK_STR(c.wasm_package, "");
 	CHECK(c.wasm_memory == 4ULL << 30);
 	CHECK(c.wasm_recycle == 256ULL << 20);
+	CHECK(c.wasm_start_max == 20);
 	CHECK_INT(config_parse(&c, env_get, 1, err, sizeof(err)), 0);
 	CHECK_INT(c.slots, 1);
 	/* An unknown core count still gives one slot. */
@@ -258,6 +259,8 @@ TEST(bad_values)
 	check_bad("SCADSERVE_WASM_MEMORY", "1G", __LINE__);
 	check_bad("SCADSERVE_WASM_MEMORY", "lots", __LINE__);
 	check_bad("SCADSERVE_WASM_RECYCLE", "0", __LINE__);
+	check_bad("SCADSERVE_WASM_START_MAX", "0", __LINE__);
+	check_bad("SCADSERVE_WASM_START_MAX", "100000", __LINE__);
 }
 
 TEST(bad_paths)
