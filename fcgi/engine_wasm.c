@@ -629,6 +629,18 @@ engine_wasm_clean_log(const char *log)
 	return b;
 }
 
+int
+engine_wasm_incomplete(const char *log)
+{
+	static const char mark[] = "ERROR: CGAL error";
+	const char *p;
+
+	for (p = log; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, mark, sizeof(mark) - 1) == 0)
+			return 1;
+	return 0;
+}
+
 enum wasm_outcome
 engine_wasm_render(const struct engine_env *env, const struct req_render *r,
     const char *request_id, struct engine_out *out, struct err *e, const char **why)
@@ -780,6 +792,17 @@ engine_wasm_render(const struct engine_env *env, const struct req_render *r,
 		e->log = engine_log_tail(res.log, res.log_dropped);
 		log_msg(LOG_INFO, request_id, "render failed after %.3f s: %s: %s", res.seconds,
 		    err_type_name(e->type), e->message);
+		goto recycle;
+	}
+	/*
+	 * A CGAL assertion inside an operation (hull(), minkowski()) makes this build leave that
+	 * part out and still exit 0: a whole-looking, wrong result. The CLI does it right.
+	 */
+	if (engine_wasm_incomplete(res.log)) {
+		log_msg(LOG_INFO, request_id, "WASM render left a part out (CGAL error); the CLI "
+		    "tries");
+		*why = "the WASM engine's CGAL failed on part of the model";
+		rc = WASM_FALLBACK;
 		goto recycle;
 	}
 	if ((out->data = malloc(fr.blob_len + 1)) == NULL) {

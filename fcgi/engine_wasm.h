@@ -67,4 +67,10 @@ void engine_wasm_stop(void);
  */
 char *engine_wasm_clean_log(const char *log);
 
+/*
+ * 1 if a render's log (cleaned) says that this build dropped part of the model: a line that
+ * starts "ERROR: CGAL error" in a run that exited 0. Pure.
+ */
+int engine_wasm_incomplete(const char *log);
+
 #endif

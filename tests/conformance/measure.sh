@@ -37,10 +37,12 @@
 #               differs  ok in the CLI; WASM answers 200 STL that does not agree
 #               renders  the CLI rejects it; WASM answers 200 STL
 #               rejects  WASM answers a 4xx error JSON (wasm_note: its type)
+#               falls_back  ok in the CLI; WASM alone answers renderer_crashed (a crash,
+#                        or a part it dropped), so by default the CLI renders it
 #               2d       the CLI says 2D; WASM answers 200 SVG and 200 DXF
 #               broken   anything else (5xx, 2D formats failing): wasm_note says
 #   wasm_bbox, wasm_volume  the WASM STL's figures, when it answered 200 STL
-#   wasm_note why (a person writes it: the reason of a differs or renders is
+#   wasm_note why (a person writes it: the reason of a differs, renders or falls_back is
 #             carried over from the old TSV while the class stays the same; a new
 #             one reads "unexplained: ..." and the test fails until it is
 #             explained)
@@ -193,6 +195,8 @@ wasm_measure() {
 			diffs=$(sed -n 's/^differs: //p' "$dir/geomcmp" | paste -sd';' - | sed 's/  */ /g')
 			wasm_note="unexplained: $diffs"
 		fi
+	elif [[ $outcome == ok && $code == 422 && $etype == renderer_crashed ]]; then
+		wasm=falls_back wasm_note="unexplained: renderer_crashed"
 	elif [[ $code == 4[0-9][0-9] && $etype != - ]]; then
 		wasm=rejects wasm_note=$etype
 	else
@@ -265,7 +269,7 @@ while IFS= read -r rel; do
 		# A person's reason stays while the class does.
 		IFS=$'\t' read -r o_wasm _ _ o_note <<<"${old_wasm[$rel]:-}"
 		if [[ ${o_wasm:-} == "$wasm" && -n ${o_note:-} && ${o_note:-} != unexplained* &&
-			$wasm =~ ^(differs|renders)$ ]]; then
+			$wasm =~ ^(differs|renders|falls_back)$ ]]; then
 			wasm_note=$o_note
 		fi
 	elif [[ -n ${old_wasm[$rel]:-} ]]; then

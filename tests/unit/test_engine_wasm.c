@@ -64,5 +64,16 @@ TEST(formats_it_exports)
 	CHECK(!engine_wasm_usable(format_find("stl")));
 }
 
+TEST(a_dropped_part_is_seen)
+{
+	CHECK(engine_wasm_incomplete("ECHO: 1\nERROR: CGAL error in applyHull(): CGAL ERROR: "
+	    "assertion violation!\nExpr: it != border.end()\n"));
+	CHECK(engine_wasm_incomplete("ERROR: CGAL error in applyHull()"));
+	CHECK(!engine_wasm_incomplete("ECHO: \"ERROR: CGAL error\"\n"));
+	CHECK(!engine_wasm_incomplete("WARNING: x\nERROR: Parser error\n"));
+	CHECK(!engine_wasm_incomplete(""));
+	CHECK(!engine_wasm_incomplete(NULL));
+}
+
 UNIT_MAIN(internal_paths_read_as_the_user_wrote_them, start_up_noise_goes,
-    invalid_utf8_is_scrubbed, formats_it_exports)
+    invalid_utf8_is_scrubbed, formats_it_exports, a_dropped_part_is_seen)
