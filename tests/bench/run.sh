@@ -163,12 +163,12 @@ now_ns() { date +%s%N; }
 header() { awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN { FS = ": " }
   { sub(/\r$/, "") } tolower($1) == n { sub(/^[^:]*: /, ""); print; exit }' "$2"; }
 
-# render FILE CTYPE OUTPUT: POST a render; prints "status x-cache key seconds" (seconds: curl's
-# time_total, the HTTP exchange without curl's own start-up).
+# render FILE CTYPE OUTPUT [QUERY]: POST a render; prints "status x-cache key seconds" (seconds:
+# curl's time_total, the HTTP exchange without curl's own start-up).
 render() {
   local w
   w=$(curl -sS --max-time 120 -o "$3" -D "$3.h" -w '%{http_code} %{time_total}' -H "Content-Type: $2" \
-    --data-binary @"$1" "$BASE/api/render") || die "curl $BASE/api/render failed"
+    --data-binary @"$1" "$BASE/api/render${4:-}") || die "curl $BASE/api/render failed"
   echo "${w% *} $(header X-Cache "$3.h") $(header ETag "$3.h" | tr -d '"') ${w#* }"
 }
 
@@ -357,7 +357,7 @@ for i in "${!COLD_NAMES[@]}"; do
       die "bare openscad failed on the $name model: $(tail -n 5 "$d/bare.log")"
     t1=$(now_ns)
     t2=$(now_ns)
-    read -r code cache key http_s < <(render "$d/model.scad" text/plain "$d/api.stl")
+    read -r code cache key http_s < <(render "$d/model.scad" text/plain "$d/api.stl" '?engine=cli')
     t3=$(now_ns)
     [ "$code" = 200 ] || die "the API answered $code for the $name model: $(head -c 300 "$d/api.stl")"
     [ "$cache" = miss ] || die "the API answered X-Cache: $cache for the $name model, pair $pair: want a miss"
@@ -374,7 +374,7 @@ done
 
 say "## 2. Cold renders: the API against the bare openscad command"
 say ""
-say "$PAIRS pairs per model, each pair bare then API on the same source with a comment that is new for the pair (so the API misses the cache and both do identical work), after one warm-up pair. *bare* = \`openscad --export-format binstl -o out.stl model.scad\`, *API* = \`curl --data-binary @model.scad \$BASE/api/render\`, both wall time from the shell. *overhead* = the median over pairs of (API - bare), the figure the target is on. *HTTP overhead* = the same with curl's own time_total instead of its wall time, i.e. without *curl start-up* (median of curl's wall time minus its time_total: loading curl, a client-side cost the bare command does not pay); *server render* = the server's X-Render-Time (fork to reap of its openscad). Target: median overhead < max(5 % of the median bare time, 20 ms)."
+say "$PAIRS pairs per model, each pair bare then API on the same source with a comment that is new for the pair (so the API misses the cache and both do identical work), after one warm-up pair. *bare* = \`openscad --export-format binstl -o out.stl model.scad\`, *API* = \`curl --data-binary @model.scad \$BASE/api/render?engine=cli\` (the same program behind the server: this section measures the server's overhead; the WASM engine is section 4), both wall time from the shell. *overhead* = the median over pairs of (API - bare), the figure the target is on. *HTTP overhead* = the same with curl's own time_total instead of its wall time, i.e. without *curl start-up* (median of curl's wall time minus its time_total: loading curl, a client-side cost the bare command does not pay); *server render* = the server's X-Render-Time (fork to reap of its openscad). Target: median overhead < max(5 % of the median bare time, 20 ms)."
 say ""
 say "| model | median bare | median API | median overhead (range) | overhead % | allowed | target | HTTP overhead | curl start-up | server render |"
 say "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
