@@ -183,6 +183,19 @@ t_memory() {
 }
 check "a memory bomb: memory_limit from WASM, nothing cached, the next render served" t_memory
 
+t_output_too_large() {
+  local s before
+  before=$(cache_entries)
+  # About 3 MB of echo, past the 1 MiB limit of text formats.
+  s=$(render_src 'for (i = [0:99999]) echo("xxxxxxxxxxxxxxxxxxxx"); cube(1);' --url-query format=echo)
+  expect_error 422 output_too_large "$s"
+  expect_eq engine "$(jq -r .error.engine "$TMP/body")" wasm
+  expect_eq "cache entries" "$(cache_entries)" "$before"
+  s=$(render_src 'cube(8.5);')
+  expect_eq "next render" "$s/$(header X-Engine)" 200/wasm
+}
+check "output past the text limit: output_too_large from WASM, the next render served" t_output_too_large
+
 t_killed_mid_render() {
   local s h i
   helpers_ready || return 1
@@ -248,7 +261,8 @@ t_idle_start() {
   expect_eq "first render" "$s/$(header X-Engine)" 200/wasm
   old=$(WORKERS=1 helper_pids)
   kill -9 "$old"
-  while kill -0 "$old" 2>/dev/null; do sleep 0.05; done
+  # Dead: gone, or a zombie its worker has not reaped yet (health does that).
+  while [ -e "/proc/$old" ] && [ "$(awk '{ print $3 }' "/proc/$old/stat" 2>/dev/null)" != Z ]; do sleep 0.05; done
   h=$(curl -s "$BASE_URL/api/health" | jq -c '.engines[] | select(.name == "wasm")')
   [ "$(echo "$h" | jq -r .helper_pid)" != "$old" ] || fail "health still shows the dead helper: $h"
   s=$(render_src 'cube(9.5);')
