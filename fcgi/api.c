@@ -13,6 +13,7 @@
 #include "api.h"
 #include "engine.h"
 #include "engine_wasm.h"
+#include "flight.h"
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
@@ -136,12 +137,12 @@ handle_render(struct call *c)
 	struct req_limits lim;
 	struct req_render r;
 	struct cache_entry ce;
-	struct engine_env env = { &app->cfg, &app->probe, &app->policy };
+	struct engine_env env = { &app->cfg, &app->probe, &app->policy, c->rq->ipcFd };
 	struct engine_out out;
 	size_t len = 0;
 	char key[65], *body = NULL;
 	const char *engine, *why;
-	int slot = -1;
+	int slot = -1, flight = -1, waited = 0, gone = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
@@ -174,6 +175,25 @@ handle_render(struct call *c)
 		c->e.retry_after = 0;
 		goto fail;
 	}
+	/*
+	 * Single-flight: one request per key renders; an identical one waits for it, then finds
+	 * the result in the cache (or, if that render failed, renders in its turn).
+	 */
+	if ((flight = flight_join(app->flight_dir, key, app->cfg.queue_wait, c->rq->ipcFd,
+	    app->stopping, &waited, &gone, &c->e)) < 0) {
+		if (gone) {
+			metrics_add(M_CLIENT_GONE, 1);
+			log_msg(LOG_INFO, c->id, "the client went away while an identical render ran");
+			goto out;
+		}
+		goto fail;
+	}
+	if (waited && cache_get(app->cache, key, &ce)) {
+		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
+		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
+		free(ce.data);
+		goto out;
+	}
 	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, app->cfg.queue_wait,
 	    app->cfg.queue_max, app->stopping, &c->e)) < 0)
 		goto fail;
@@ -186,6 +206,11 @@ handle_render(struct call *c)
 	}
 	if (engine_render(&env, &r, c->id, &out, &c->e)) {
 		slot_release(slot);
+		if (out.cancelled) {
+			/* Nobody to answer: the render was stopped when the client went away. */
+			metrics_add(M_CLIENT_GONE, 1);
+			goto out;
+		}
 		goto fail;
 	}
 	slot_release(slot);
@@ -208,12 +233,15 @@ handle_render(struct call *c)
 		c->not_stored = "failed";
 		break;
 	}
+	flight_leave(app->flight_dir, key, flight);	/* stored: the waiters find it */
+	flight = -1;
 	send_model(c, key, r.format->content_type, out.data, out.len, "miss", out.seconds,
 	    r.format, out.summary);
 	goto out;
 fail:
 	fail(c);
 out:
+	flight_leave(app->flight_dir, key, flight);
 	engine_out_free(&out);
 	free(body);
 	req_render_free(&r);

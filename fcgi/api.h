@@ -18,6 +18,7 @@ struct app {
 	struct sandbox_policy policy;   /* what renderers may touch; fixed at start */
 	struct cache *cache;
 	char slots_dir[1200];
+	char flight_dir[1200];     /* single-flight lock files, one per key rendering */
 	long started;              /* time(NULL) at start */
 	const volatile sig_atomic_t *stopping;  /* set by SIGTERM: a queued request stops waiting */
 };

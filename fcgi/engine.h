@@ -15,6 +15,7 @@ struct engine_env {
 	const struct config *cfg;
 	const struct probe *probe;
 	const struct sandbox_policy *policy;
+	int watch_fd;              /* the client's connection: its hang-up stops the render (-1: none) */
 };
 
 /* A finished render. Free what it owns with engine_out_free. */
@@ -26,6 +27,7 @@ struct engine_out {
 	const char *engine;        /* which engine made it: "wasm" or "cli"; static string */
 	const char *engine_id;     /* its identity in cache keys (engine_id); static string */
 	const char *fallback;      /* NULL, or why the WASM engine handed it to the CLI */
+	int cancelled;             /* 1: stopped because the client went away (nothing to answer) */
 };
 
 /*

@@ -94,13 +94,20 @@ engine_cli_render(const struct engine_env *env, const struct req_render *r,
 		envp[5] = NULL;
 	}
 	box_for(env, r, &s, &box);
-	if (render_run(cfg->openscad, argv, envp, s.src, &box, cfg->log_max, &res)) {
+	if (render_run(cfg->openscad, argv, envp, s.src, &box, cfg->log_max, env->watch_fd, &res)) {
 		err_set(e, ERR_INTERNAL, "the renderer could not be started");
 		log_msg(LOG_ERROR, request_id, "cannot run %s: %s", cfg->openscad,
 		    res.exec_errno ? strerror(res.exec_errno) : "failed");
 		goto out;
 	}
 	out->seconds = res.seconds;
+	if (res.cancelled) {
+		out->cancelled = 1;
+		err_set(e, ERR_INTERNAL, "the client went away: the render was stopped");
+		log_msg(LOG_INFO, request_id, "the client went away after %.3f s: render stopped",
+		    res.seconds);
+		goto out;
+	}
 	size = scratch_read(outpath, cfg->output_max, data);
 	/* For echo OpenSCAD writes its messages, a failed run's error too, to the output. */
 	if (strcmp(r->format->name, "echo") == 0 && size > 0 && (res.signal || res.status)) {

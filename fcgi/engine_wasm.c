@@ -274,7 +274,7 @@ struct frame {
 	size_t json_len, blob_len;   /* known once their headers are in; SIZE_MAX until */
 };
 
-enum xfer { XFER_OK, XFER_TIMEOUT, XFER_DIED, XFER_TOO_BIG, XFER_BAD };
+enum xfer { XFER_OK, XFER_TIMEOUT, XFER_DIED, XFER_TOO_BIG, XFER_BAD, XFER_CANCELLED };
 
 /* Bytes of fr still to read: of the next header, or of the rest of the frame. */
 static size_t
@@ -312,11 +312,12 @@ frame_headers(struct frame *fr, size_t blob_max)
 
 /*
  * Writes req (may be empty) to the helper and reads one frame back into fr, keeping its
- * stderr in lb (may be NULL: dropped), until deadline. Neither pipe can stall the other.
+ * stderr in lb (may be NULL: dropped), until deadline, or until watch (the client's
+ * connection, -1 for none) hangs up. Neither pipe can stall the other.
  */
 static enum xfer
 exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf *lb,
-    size_t blob_max, struct frame *fr)
+    size_t blob_max, int watch, struct frame *fr)
 {
 	char chunk[65536];
 	size_t sent = 0, want;
@@ -327,7 +328,7 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 	memset(fr, 0, sizeof(*fr));
 	fr->json_len = fr->blob_len = SIZE_MAX;
 	for (;;) {
-		struct pollfd pfd[3];
+		struct pollfd pfd[4];
 		double left = deadline - now();
 		int pr;
 
@@ -341,6 +342,8 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 		pfd[1].events = POLLIN;
 		pfd[2].fd = sent < reqlen ? W.proc.in : -1;
 		pfd[2].events = POLLOUT;
+		pfd[3].fd = watch;	/* -1: ignored by poll */
+		pfd[3].events = POLLRDHUP;
 		/*
 		 * Past the deadline, what is already there still counts (a ready frame sent long
 		 * before anyone asked for it): looks that do not wait, as long as the frame keeps
@@ -349,11 +352,13 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 		if (left <= 0 && !progress)
 			return XFER_TIMEOUT;
 		progress = 0;
-		pr = poll(pfd, 3, left > 0 ? (int)(left * 1000) + 1 : 0);
+		pr = poll(pfd, 4, left > 0 ? (int)(left * 1000) + 1 : 0);
 		if (pr < 0 && errno != EINTR)
 			return XFER_DIED;
 		if (pr <= 0)
 			continue;
+		if (pfd[3].revents & (POLLRDHUP | POLLHUP | POLLERR))
+			return XFER_CANCELLED;
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(W.proc.log, chunk, sizeof(chunk));
 			if (n > 0 && lb != NULL)
@@ -442,7 +447,7 @@ helper_ready(void)
 		return -1;
 	if (logbuf_init(&lb, 8192))
 		return -1;
-	x = exchange(NULL, 0, W.spawned + W.start_max, &lb, 0, &fr);
+	x = exchange(NULL, 0, W.spawned + W.start_max, &lb, 0, -1, &fr);
 	drain_log(&lb);
 	said = logbuf_join(&lb, &said_len);
 	if (said != NULL)
@@ -678,7 +683,7 @@ engine_wasm_render(const struct engine_env *env, const struct req_render *r,
 	start = now();
 	/* The answer carries the output: one byte over the limit is enough to know it is over. */
 	x = exchange(req, reqlen, start + wall, &lb, max + 1 > UINT32_MAX ? UINT32_MAX : max + 1,
-	    &fr);
+	    env->watch_fd, &fr);
 	res.seconds = now() - start;
 	out->seconds = res.seconds;
 	W.renders++;
@@ -694,6 +699,15 @@ engine_wasm_render(const struct engine_env *env, const struct req_render *r,
 		res.exited = 1;	/* it wrote its output: too much of it */
 		helper_replace(request_id, "its output is over the limit");
 		break;
+	case XFER_CANCELLED:
+		/* Nobody waits for the answer: stop the render (the helper goes with it). */
+		helper_replace(request_id, "its client went away");
+		out->cancelled = 1;
+		err_set(e, ERR_INTERNAL, "the client went away: the render was stopped");
+		log_msg(LOG_INFO, request_id, "the client went away after %.3f s: render stopped",
+		    res.seconds);
+		rc = WASM_FAILED;
+		goto out;
 	case XFER_DIED:
 	case XFER_BAD:
 		helper_replace(request_id, x == XFER_DIED ? "it died during a render" :

@@ -95,7 +95,12 @@ main(int argc, char *argv[])
 		log_msg(LOG_ERROR, NULL, "SCADSERVE_STATE_DIR %s: path too long", app.cfg.state_dir);
 		return 1;
 	}
-	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir))
+	if (text_printf(app.flight_dir, sizeof(app.flight_dir), "%s/flight", app.cfg.state_dir)) {
+		log_msg(LOG_ERROR, NULL, "SCADSERVE_STATE_DIR %s: path too long", app.cfg.state_dir);
+		return 1;
+	}
+	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir) ||
+	    make_dir(app.flight_dir))
 		return 1;
 	scratch_sweep(app.cfg.tmp_dir);	/* of workers killed mid-render; never one in use */
 	memset(&sa, 0, sizeof(sa));

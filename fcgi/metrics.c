@@ -240,6 +240,11 @@ metrics_text(const struct metrics_gauges *g)
 	    "get ready.", metrics_get(M_WASM_START_FAILURES));
 	counter(&b, "scadserve_wasm_helper_replaced_total", "WASM helpers killed and replaced "
 	    "(a timeout, a crash, a render that used much memory).", metrics_get(M_WASM_REPLACED));
+	counter(&b, "scadserve_single_flight_joins_total", "Render requests answered by an "
+	    "identical request's render instead of a render of their own.",
+	    metrics_get(M_SINGLE_FLIGHT_JOINS));
+	counter(&b, "scadserve_client_disconnects_total", "Renders stopped, or waits given up, "
+	    "because the client went away.", metrics_get(M_CLIENT_GONE));
 	bprintf(&b, "# HELP scadserve_render_seconds Wall time of renderer runs.\n"
 	    "# TYPE scadserve_render_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {

@@ -25,6 +25,8 @@ enum metric {
 	M_WASM_STARTS,          /* WASM helpers started */
 	M_WASM_START_FAILURES,  /* WASM helpers that did not get ready */
 	M_WASM_REPLACED,        /* WASM helpers killed and replaced (timeout, crash, memory) */
+	M_SINGLE_FLIGHT_JOINS,  /* requests answered by an identical request's render */
+	M_CLIENT_GONE,          /* renders stopped (or waits given up) because the client went away */
 	M__MAX
 };
 

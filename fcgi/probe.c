@@ -54,7 +54,7 @@ ask(const struct config *c, const struct sandbox_policy *policy, const char *arg
 	box.processes = c->nproc_max;
 	box.scratch = NULL;	/* --version and --help write nothing */
 	box.policy = policy;
-	if (render_run(c->openscad, argv, envp, "/", &box, 1 << 16, &res) == 0) {
+	if (render_run(c->openscad, argv, envp, "/", &box, 1 << 16, -1, &res) == 0) {
 		log = res.log;
 		res.log = NULL;
 	} else

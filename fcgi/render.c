@@ -139,8 +139,16 @@ fail:
 }
 
 int
+render_hung_up(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+int
 render_run(const char *prog, char *const argv[], char *const envp[], const char *cwd,
-    const struct sandbox *box, size_t log_max, struct render_result *res)
+    const struct sandbox *box, size_t log_max, int watch_fd, struct render_result *res)
 {
 	struct logbuf lb;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, pidfd = -1, rc = -1, wstatus = 0;
@@ -181,8 +189,8 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 		goto out;
 	}
 	while (out_open || !reaped) {
-		struct pollfd pfd[2];
-		nfds_t nf = 0;
+		struct pollfd pfd[3];
+		nfds_t nf = 0, wi = 0;
 		double left = deadline - now_seconds();
 		int timeout_ms, pr;
 
@@ -199,7 +207,17 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 			pfd[nf].fd = pidfd;
 			pfd[nf++].events = POLLIN;
 		}
+		/* The client's connection: only its hang-up matters (POLLIN is never asked for). */
+		if (watch_fd >= 0 && !reaped && !res->cancelled && !res->timed_out) {
+			wi = nf;
+			pfd[nf].fd = watch_fd;
+			pfd[nf++].events = POLLRDHUP;
+		}
 		pr = poll(pfd, nf, timeout_ms);
+		if (pr > 0 && wi > 0 && (pfd[wi].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			res->cancelled = 1;
+			kill(-pid, SIGKILL);
+		}
 		if (pr < 0 && errno != EINTR) {
 			log_msg(LOG_ERROR, NULL, "poll: %s", strerror(errno));
 			kill(-pid, SIGKILL);

@@ -14,6 +14,7 @@ struct render_result {
 	int status;               /* exit status */
 	int signal;               /* terminating signal, 0 if none */
 	int timed_out;            /* 1 if we killed it at the wall-clock deadline */
+	int cancelled;            /* 1 if we killed it because watch_fd hung up */
 	int exec_errno;           /* errno of a failed execve, 0 if it started */
 	char *log;                /* stdout+stderr, at most log_max bytes kept (head and tail), owned */
 	size_t log_len;
@@ -26,12 +27,16 @@ struct render_result {
  * stdin /dev/null, stdout and stderr into one pipe, every other descriptor closed,
  * the confinement in box (rlimits, then the sandbox). Kills the whole group at
  * box->wall_seconds or when it exits, kills and reaps any process it left behind,
- * and keeps at most log_max bytes of its output. Returns 0 with res filled (free
- * with render_result_free), or -1 if it could not be started at all (res->exec_errno
- * set when execve itself failed).
+ * and keeps at most log_max bytes of its output. When watch_fd (>= 0; -1 for none) hangs up,
+ * as the client's connection does when the client goes away, it kills the group at once
+ * (res->cancelled). Returns 0 with res filled (free with render_result_free), or -1 if it
+ * could not be started at all (res->exec_errno set when execve itself failed).
  */
 int render_run(const char *prog, char *const argv[], char *const envp[], const char *cwd,
-    const struct sandbox *box, size_t log_max, struct render_result *res);
+    const struct sandbox *box, size_t log_max, int watch_fd, struct render_result *res);
+
+/* 1 if fd (a connected socket) has hung up: its peer closed it. Does not wait or read. */
+int render_hung_up(int fd);
 
 void render_result_free(struct render_result *res);
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# test_flight.sh -- single-flight (identical requests share one render, across processes) and
+# clients that go away (their render is stopped at once), with the real engines.
+. "$(dirname "$0")/lib.sh"
+
+WORKERS=8 inst_start SCADSERVE_RENDER_SLOTS=2 SCADSERVE_TIMEOUT=30 ||
+  { echo "test_flight: 0 passed, 1 failed"; exit 1; }
+
+# About 4-5 s in the CLI, a second or two in WASM, little memory: 8 lists of 4 million numbers.
+SLOW='n = [for (k = [0:7]) len([for (i = [0:1999]) for (j = [0:1999]) i * j])]; echo(n); cube(1);'
+
+t_single_flight() {
+  local i pids=() renders joins hits n_ok sums src
+  renders=$(metric scadserve_renders_total)
+  joins=$(metric scadserve_single_flight_joins_total)
+  hits=$(metric scadserve_cache_hits_total)
+  src="// $RANDOM$RANDOM
+function spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(1e5)); cube(4);"
+  printf '%s' "$src" > "$TMP/same.scad"
+  for i in $(seq 1 50); do
+    curl -sS -o "$TMP/same.$i" -w '%{http_code}\n' --max-time 60 -H 'Content-Type: text/plain' \
+      --data-binary @"$TMP/same.scad" "$BASE_URL/api/render" > "$TMP/same.$i.code" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  n_ok=$(cat "$TMP"/same.*.code | grep -c '^200$')
+  expect_eq "answers 200" "$n_ok" 50
+  sums=$(for i in $(seq 1 50); do sha256sum < "$TMP/same.$i"; done | sort -u | wc -l)
+  expect_eq "distinct bodies" "$sums" 1
+  expect_eq "renders" "$(metric scadserve_renders_total)" $((renders + 1))
+  # The other 49 were answered from that render: waiting for it, or after it.
+  expect_eq "joins + hits" $(( $(metric scadserve_single_flight_joins_total) - joins + \
+    $(metric scadserve_cache_hits_total) - hits )) 49
+  [ "$(metric scadserve_single_flight_joins_total)" -gt "$joins" ] || fail "nobody waited for the render"
+}
+check "50 identical concurrent requests: one render, the same bytes for all" t_single_flight
+
+# Renderers running for this instance: CLI processes, or WASM helpers at work (their CPU).
+cli_running() { procs_matching 'openscad'; }
+
+t_gone_cli() {
+  local i gone before
+  gone=$(metric scadserve_client_disconnects_total)
+  for i in 1 2 3 4; do
+    printf '// %s %s\n%s' "$i" "$RANDOM" "$SLOW" > "$TMP/gone.$i.scad"
+    curl -s -o /dev/null --max-time 1 -H 'Content-Type: text/plain' \
+      --data-binary @"$TMP/gone.$i.scad" "$BASE_URL/api/render?engine=cli&timeout=20" &
+  done
+  wait
+  # The clients gave up after a second; a second later nothing of theirs runs.
+  sleep 1
+  expect_eq "renderers running" "$(cli_running)" 0
+  expect_eq "disconnects counted" "$(metric scadserve_client_disconnects_total)" $((gone + 4))
+  health_ok
+}
+check "four slow CLI renders whose clients go away: no renderer a second later" t_gone_cli
+
+t_gone_wasm() {
+  local gone replaced s
+  gone=$(metric scadserve_client_disconnects_total)
+  replaced=$(metric scadserve_wasm_helper_replaced_total)
+  printf '// %s\nfunction spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(2e6)); cube(2);' "$RANDOM" > "$TMP/gw.scad"
+  curl -s -o /dev/null --max-time 1 -H 'Content-Type: text/plain' \
+    --data-binary @"$TMP/gw.scad" "$BASE_URL/api/render?timeout=20" || true
+  sleep 1
+  expect_eq "disconnects counted" "$(metric scadserve_client_disconnects_total)" $((gone + 1))
+  expect_eq "its helper was stopped" "$(metric scadserve_wasm_helper_replaced_total)" $((replaced + 1))
+  s=$(render_src 'cube(5.5);')
+  expect_eq "next render" "$s/$(header X-Engine)" 200/wasm
+}
+check "a slow WASM render whose client goes away: its helper is stopped and replaced" t_gone_wasm
+check "the workers hold only their helpers' pipes" workers_fds_clean
+
+finish
