@@ -134,8 +134,17 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	/* The WASM engine's helper starts now, so that it is warm for the first render. */
-	if (engine_wasm_init(&app.cfg, &app.policy) == 0)
-		engine_wasm_warm();
+	/*
+	 * The render pool's workers start their helper now, warm for the first render; the front
+	 * pool's (SCADSERVE_ROLE=front: nginx sends them everything but renders) only if one ever
+	 * renders.
+	 */
+	if (engine_wasm_init(&app.cfg, &app.policy) == 0) {
+		const char *role = getenv("SCADSERVE_ROLE");
+
+		if (role == NULL || strcmp(role, "front") != 0)
+			engine_wasm_warm();
+	}
 	else if (strcmp(app.cfg.engine, "cli") != 0)
 		log_msg(LOG_WARN, NULL, "the WASM engine is unavailable (%s): the CLI renders "
 		    "everything", engine_wasm_why());

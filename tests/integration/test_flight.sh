@@ -71,4 +71,33 @@ t_gone_wasm() {
 check "a slow WASM render whose client goes away: its helper is stopped and replaced" t_gone_wasm
 check "the workers hold only their helpers' pipes" workers_fds_clean
 
+# The front door: with every render worker held by a slow render, health, metrics and cached
+# models still answer at once (nginx sends renders to a pool of their own).
+WORKERS=2 inst_start SCADSERVE_RENDER_SLOTS=2 SCADSERVE_TIMEOUT=30 || { finish; exit 1; }
+t_front_door() {
+  local i s key t0 ms worst=0
+  s=$(render_src 'cube(3.25);')
+  expect_eq "a model to fetch" "$s" 200 || return 1
+  key=$(header ETag | tr -d '"')
+  for i in 1 2; do
+    printf '// busy %s %s\n%s' "$i" "$RANDOM" "$SLOW" > "$TMP/busy.$i.scad"
+    curl -s -o /dev/null --max-time 30 -H 'Content-Type: text/plain' \
+      --data-binary @"$TMP/busy.$i.scad" "$BASE_URL/api/render?engine=cli&timeout=20" &
+  done
+  # Both render workers busy: both renderers running.
+  for i in $(seq 1 100); do [ "$(cli_running)" = 2 ] && break; sleep 0.05; done
+  expect_eq "renderers running" "$(cli_running)" 2 || { wait; return 1; }
+  for what in /api/health /api/metrics "/api/models/$key" /api/nope; do
+    t0=$(date +%s%N)
+    s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE_URL$what")
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ "$ms" -gt "$worst" ] && worst=$ms
+    case "$what" in /api/nope) expect_eq "$what" "$s" 404 ;; *) expect_eq "$what" "$s" 200 ;; esac
+  done
+  expect_eq "renderers still running (the checks ran while they did)" "$(cli_running)" 2
+  [ "$worst" -lt 1000 ] || fail "slowest answer ${worst} ms"
+  wait
+}
+check "every render worker busy: health, metrics and cached models answer at once" t_front_door
+
 finish
