@@ -122,7 +122,9 @@ inst_start() {
     rm -rf "$INST_DIR"
     mkdir -p "$INST_DIR"
     # No rate limit: the load generator is one client address sending thousands of renders.
-    if SCADSERVE_RATE_LIMIT=off PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" "$CTL" start \
+    # Both pools (renders, and everything else) get the same number of workers.
+    if SCADSERVE_RATE_LIMIT=off PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" \
+        FRONT_WORKERS="$workers" "$CTL" start \
         >"$WORK/$name.start.log" 2>&1; then
       BASE="http://127.0.0.1:$INST_PORT"
       return 0
@@ -405,7 +407,8 @@ if want memory; then
 log "memory: one worker, $MEM_WARMUP warm-up + $MEM_REQUESTS mixed requests"
 inst_stop
 inst_start mem 1
-PID=$(tr -s ' \n' ' ' < "$INST_DIR/run/scadserve.pids" | awk '{ print $1 }')
+# The front pool's worker: it answers the models, health, metrics and errors of the mix.
+PID=$(tr -s ' \n' ' ' < "$INST_DIR/run/front.pids" | awk '{ print $1 }')
 [ -r "/proc/$PID/status" ] || die "no worker process $PID"
 for model in small large; do
   nginx_reset   # one FastCGI worker: see nginx_reset, else this may wait for nginx's 60 s keepalive
