@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "log.h"
 #include "metrics.h"
+#include "mirror.h"
 #include "text.h"
 
 #define ATIME_SLACK 60          /* seconds: access times are updated at most this often */
@@ -34,7 +35,9 @@ enum stmt {
 	ST_DEL,
 	ST_PUT,
 	ST_TOTAL,
-	ST_EVICT,
+	ST_OLDEST,
+	ST_DEL_ID,
+	ST_TOUCH_ID,
 	ST_STATS,
 	ST_HAS,
 	ST__MAX
@@ -50,8 +53,10 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PUT] =   "INSERT OR REPLACE INTO blobs (key, content_type, size, checksum, renderer, "
 	             "created, atime, data, log) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
 	[ST_TOTAL] = "SELECT total(size) FROM blobs",
-	[ST_EVICT] = "DELETE FROM blobs WHERE id = "
-	             "(SELECT id FROM blobs WHERE key != ?1 ORDER BY atime, id LIMIT 1)",
+	[ST_OLDEST] = "SELECT id, key, content_type, atime FROM blobs WHERE key != ?1 "
+	             "ORDER BY atime, id LIMIT 1",
+	[ST_DEL_ID] = "DELETE FROM blobs WHERE id = ?1",
+	[ST_TOUCH_ID] = "UPDATE blobs SET atime = ?2 WHERE id = ?1",
 	[ST_STATS] = "SELECT count(*), total(size) FROM blobs",
 	[ST_HAS] =   "SELECT 1 FROM blobs WHERE key = ?1",
 };
@@ -76,6 +81,7 @@ struct cache {
 	char *lock;                    /* path.lock: taken to open, and to discard, the files */
 	uint64_t max_bytes;
 	uint64_t entry_max;            /* largest entry stored */
+	char *mirror;                  /* folder of the entries as files, for nginx (mirror.h) */
 	sqlite3 *db;                   /* NULL while closed */
 	sqlite3_stmt *st[ST__MAX];
 	dev_t dev;                     /* identity of the file we have open */
@@ -154,6 +160,8 @@ db_discard(struct cache *c)
 		memcpy(c->wal + strlen(c->wal) - 3, "shm", 3);
 		unlink(c->wal);
 		memcpy(c->wal + strlen(c->wal) - 3, "wal", 3);
+		/* Its entries' files too: nginx would serve keys the new cache does not hold. */
+		mirror_clear(c->mirror);
 	} else
 		log_msg(LOG_INFO, NULL, "cache %s was already replaced: keeping the new one",
 		    c->path);
@@ -180,13 +188,15 @@ db_fail(struct cache *c, int rc, const char *what)
 /*
  * Creates the schema, or replaces one of another version (a cache holds nothing that
  * cannot be rendered again). In one BEGIN IMMEDIATE, so processes starting together agree.
+ * *created is 1 if this call made the table (the cache is new and empty).
  */
 static int
-schema_ready(sqlite3 *db)
+schema_ready(sqlite3 *db, int *created)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, version = -1;
 
+	*created = 0;
 	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
 		return rc;
 	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -205,6 +215,7 @@ schema_ready(sqlite3 *db)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, "PRAGMA user_version = " TEXT(SCHEMA_VERSION), NULL,
 			    NULL, NULL);
+		*created = rc == SQLITE_OK;
 	}
 	if (rc == SQLITE_OK)
 		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -217,7 +228,7 @@ static int
 db_ready(struct cache *c)
 {
 	struct stat st;
-	int rc, i, lock;
+	int rc, i, lock, created = 0;
 
 	if (c->db != NULL) {
 		if (stat(c->path, &st) == 0 && st.st_dev == c->dev && st.st_ino == c->ino)
@@ -251,7 +262,10 @@ db_ready(struct cache *c)
 		    NULL, NULL, NULL);
 	}
 	if (rc == SQLITE_OK)
-		rc = schema_ready(c->db);
+		rc = schema_ready(c->db, &created);
+	/* A new cache (the old one deleted, replaced or of another schema): no file is ours. */
+	if (rc == SQLITE_OK && created)
+		mirror_clear(c->mirror);
 	for (i = 0; rc == SQLITE_OK && i < ST__MAX; i++)
 		rc = sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &c->st[i], NULL);
@@ -272,9 +286,10 @@ cache_open(const char *path, uint64_t max_bytes, uint64_t entry_max)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	if ((c->path = strdup(path)) == NULL || (c->wal = malloc(strlen(path) + 5)) == NULL ||
-	    (c->lock = malloc(strlen(path) + 6)) == NULL) {
+	    (c->lock = malloc(strlen(path) + 6)) == NULL || (c->mirror = mirror_dir(path)) == NULL) {
 		free(c->path);
 		free(c->wal);
+		free(c->lock);
 		free(c);
 		return NULL;
 	}
@@ -284,6 +299,7 @@ cache_open(const char *path, uint64_t max_bytes, uint64_t entry_max)
 	memcpy(c->lock + strlen(path), ".lock", 6);
 	c->max_bytes = max_bytes;
 	c->entry_max = entry_max < max_bytes ? entry_max : max_bytes;
+	mirror_boot_check(c->mirror);
 	db_ready(c);
 	return c;
 }
@@ -297,6 +313,7 @@ cache_free(struct cache *c)
 	free(c->path);
 	free(c->wal);
 	free(c->lock);
+	free(c->mirror);
 	free(c);
 }
 
@@ -308,6 +325,22 @@ exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
 	int rc;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, 2, arg);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(c, rc, "write");
+}
+
+/* Runs a one-step statement with the row id bound as ?1 (and optional int ?2). */
+static int
+exec_id(struct cache *c, enum stmt s, sqlite3_int64 id, sqlite3_int64 arg)
+{
+	sqlite3_stmt *st = c->st[s];
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, arg);
 	rc = sqlite3_step(st);
@@ -397,7 +430,7 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 	sqlite3_stmt *st;
 	unsigned char *data = NULL;
 	char sum[33];
-	const char *want, *ctype, *log;
+	const char *want, *ctype, *log, *ext = NULL;
 	sqlite3_int64 atime, now = (sqlite3_int64)time(NULL);
 	int rc, hit = 0, bad = 0, touch = 0;
 
@@ -411,6 +444,7 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 		ctype = (const char *)sqlite3_column_text(st, 0);
 		want = (const char *)sqlite3_column_text(st, 1);
 		atime = sqlite3_column_int64(st, 2);
+		ext = mirror_ext(ctype);	/* static: outlives the row */
 		e->size = (size_t)sqlite3_column_int64(st, 4);
 		/* The statement stays on its row, so the blob is read in the same snapshot. */
 		rc = read_blob(c, st, e->size, &data);
@@ -441,24 +475,90 @@ cache_get(struct cache *c, const char *key, struct cache_entry *e)
 	if (bad == 1) {
 		log_msg(LOG_WARN, NULL, "cache entry %s failed its checksum: dropped", key);
 		metrics_add(M_CACHE_CORRUPT, 1);
+		/* Its file was written from the bytes stored: it may be good, but it goes too. */
+		mirror_remove(c->mirror, key, ext);
 		if (exec_key(c, ST_DEL, key, 0) == 0)
 			wal_bound(c);
-	} else if (touch && exec_key(c, ST_TOUCH, key, now) == 0)
+	} else if (touch && exec_key(c, ST_TOUCH, key, now) == 0) {
 		wal_bound(c);
+		/*
+		 * A hit the program answers means nginx found no file: one lost (a process
+		 * that stopped between its commit and its write, a reboot) or never written
+		 * (a cache older than the mirror). At most once a minute a key, from the
+		 * bytes just verified.
+		 */
+		if (ext != NULL && !mirror_has(c->mirror, key, ext))
+			mirror_write(c->mirror, key, ext, e->data, e->size);
+	}
 	if (!hit)
 		e->size = 0;
 	return hit;
 }
 
+/* The entries a transaction evicted, whose files go once it commits. */
+struct gone {
+	struct gone_one {
+		char key[65];
+		const char *ext;       /* static (mirror_ext); NULL: whatever it is */
+	} *at;
+	size_t n, cap;
+};
+
+/* Removes the files of the entries in g, then empties g. */
+static void
+gone_remove(struct cache *c, struct gone *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		mirror_remove(c->mirror, g->at[i].key, g->at[i].ext);
+	free(g->at);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Records key (evicted) in g. Out of memory, its file goes at once instead: before the
+ * commit, so if that fails the entry stays without a file, and the program answers for it.
+ */
+static void
+gone_add(struct cache *c, struct gone *g, const char *key, const char *ext)
+{
+	struct gone_one *at;
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 8;
+		if ((at = realloc(g->at, cap * sizeof(*at))) == NULL) {
+			mirror_remove(c->mirror, key, ext);
+			return;
+		}
+		g->at = at;
+		g->cap = cap;
+	}
+	snprintf(g->at[g->n].key, sizeof(g->at[g->n].key), "%s", key);
+	g->at[g->n].ext = ext;
+	g->n++;
+}
+
 /*
  * Evicts least recently used entries, one at a time, until the total fits the cap; never
- * the entry just stored (keep). Inside a transaction.
+ * the entry just stored (keep). Inside a transaction; the keys evicted go to g (their files
+ * are removed after the commit, by the caller).
+ *
+ * nginx answers most GET /api/models/{key} itself, so those reads never reach the row's
+ * access time. The file's does, roughly: under relatime, the first read after the file was
+ * written and then one a day. So the oldest entry is first checked against its file: read
+ * since (by more than ATIME_SLACK), it takes the file's access time and the next oldest is
+ * looked at. Each entry moves at most once a call (its time is then the file's).
  */
 static int
-evict(struct cache *c, const char *keep)
+evict(struct cache *c, const char *keep, struct gone *g)
 {
 	sqlite3_stmt *st;
+	sqlite3_int64 id, atime;
 	double total;
+	const char *ext;
+	char key[65];
+	time_t used;
 	int rc;
 
 	for (;;) {
@@ -471,16 +571,32 @@ evict(struct cache *c, const char *keep)
 		sqlite3_reset(st);
 		if (total <= (double)c->max_bytes)
 			return 0;
-		st = c->st[ST_EVICT];
+		st = c->st[ST_OLDEST];
 		sqlite3_bind_text(st, 1, keep, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, 1) ?
+			    (const char *)sqlite3_column_text(st, 1) : "");
+			ext = mirror_ext((const char *)sqlite3_column_text(st, 2));
+			atime = sqlite3_column_int64(st, 3);
+		}
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
-		if (rc != SQLITE_DONE)
-			return db_fail(c, rc, "evict");
-		if (sqlite3_changes(c->db) == 0)
+		if (rc == SQLITE_DONE)
 			return 0;	/* only the new entry is left, and it fits (checked by the caller) */
+		if (rc != SQLITE_ROW)
+			return db_fail(c, rc, "evict");
+		if (mirror_read_since(c->mirror, key, ext, &used) &&
+		    (sqlite3_int64)used > atime + ATIME_SLACK) {
+			if (exec_id(c, ST_TOUCH_ID, id, (sqlite3_int64)used))
+				return -1;
+			continue;
+		}
+		if (exec_id(c, ST_DEL_ID, id, 0))
+			return -1;
 		metrics_add(M_CACHE_EVICTIONS, 1);
+		gone_add(c, g, key, ext);
 	}
 }
 
@@ -489,9 +605,11 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
     size_t size, const char *renderer, const char *log)
 {
 	sqlite3_stmt *st;
+	struct gone g;
 	char sum[33];
 	int rc;
 
+	memset(&g, 0, sizeof(g));
 	if (size > c->entry_max || size > 0x7fffffff)
 		return CACHE_TOO_LARGE;	/* would evict too much (or all, and still not fit) */
 	if (db_ready(c))
@@ -515,20 +633,32 @@ cache_put(struct cache *c, const char *key, const char *content_type, const void
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
-	if (evict(c, key))
+	if (evict(c, key, &g))
 		goto fail_closed;
 	if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
+	gone_remove(c, &g);
 	wal_bound(c);
+	/*
+	 * The file after the row, from the bytes just stored and checksummed. Another process
+	 * may have evicted the entry between our commit and our rename, and removed a file
+	 * that was not there yet: if the row is gone now, so is the file. (Either order that
+	 * other process's removal comes in, no file outlives its row.)
+	 */
+	if (mirror_write(c->mirror, key, mirror_ext(content_type), size ? data : "", size) == 0 &&
+	    !cache_has(c, key))
+		mirror_remove(c->mirror, key, mirror_ext(content_type));
 	return CACHE_STORED;
 fail:
 	if (c->db != NULL)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	db_fail(c, rc, "store");
+	free(g.at);
 	return CACHE_FAILED;
 fail_closed:
 	if (c->db != NULL)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	free(g.at);
 	return CACHE_FAILED;
 }
 

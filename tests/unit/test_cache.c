@@ -1,4 +1,5 @@
-/* test_cache.c -- tests for fcgi/cache.c: round trips, checksums, LRU, a lost or broken file */
+/* test_cache.c -- tests for fcgi/cache.c: round trips, checksums, LRU, a lost or broken file,
+ * the mirror of files nginx serves */
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include "cache.h"
 #include "key.h"
 #include "log.h"
+#include "mirror.h"
 #include "unit.h"
 
 static const char renderer[] = "openscad 2021.01 cgal";
@@ -22,6 +24,7 @@ static const char renderer[] = "openscad 2021.01 cgal";
 /* A fresh temporary directory per test, and the cache path in it. */
 static char dir[256];
 static char path[300];
+static char models[300];	/* the mirror: "models" beside the cache */
 
 static void
 setup(void)
@@ -34,6 +37,7 @@ setup(void)
 		abort();
 	}
 	snprintf(path, sizeof(path), "%s/cache.sqlite", dir);
+	snprintf(models, sizeof(models), "%s/models", dir);
 }
 
 static void
@@ -52,11 +56,51 @@ remove_db_files(void)
 	unlink(side);
 }
 
+/* Removes the mirror folder and what the cache put in it. */
+static void
+remove_mirror(void)
+{
+	char boot[320];
+
+	mirror_clear(models);
+	snprintf(boot, sizeof(boot), "%s/.boot", models);
+	unlink(boot);
+	rmdir(models);
+}
+
 static void
 teardown(void)
 {
 	remove_db_files();
+	remove_mirror();
 	rmdir(dir);
+}
+
+/* 1 if the mirror holds k as a file of extension ext with exactly data[0..len). */
+static int
+mirrored(const char *k, const char *ext, const void *data, size_t len)
+{
+	char p[500], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s.%s", models, k, ext);
+	if ((fd = open(p, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n >= 0 && (size_t)n == len && memcmp(buf, data, len) == 0;
+}
+
+/* Sets the access and modification times of k's mirror file. */
+static int
+file_times(const char *k, const char *ext, time_t atime, time_t mtime)
+{
+	struct timespec ts[2] = { { atime, 0 }, { mtime, 0 } };
+	char p[500];
+
+	snprintf(p, sizeof(p), "%s/%s.%s", models, k, ext);
+	return utimensat(AT_FDCWD, p, ts, 0);
 }
 
 /* The key of a short name, as the server's keys look (64 hex). */
@@ -674,6 +718,7 @@ TEST(has)
 	CHECK_INT(cache_has(c, key("a")), 0);
 	/* A cache that cannot be opened has nothing. */
 	remove_db_files();
+	remove_mirror();
 	CHECK_INT(rmdir(dir), 0);
 	CHECK_INT(cache_has(c, key("a")), 0);
 	CHECK_INT(mkdir(dir, 0700), 0);
@@ -936,10 +981,140 @@ TEST(discard_removes_what_it_opened)
 	teardown();
 }
 
+TEST(mirror_follows_entries)
+{
+	unsigned char data[300];
+	char stmt[200];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 40);
+	c = cache_open(path, 900, 400);
+	/* Stored: a file with the same bytes, its extension from the content type. */
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 300, renderer, ""), CACHE_STORED);
+	CHECK(mirrored(key("a"), "stl", data, 300));
+	CHECK_INT(cache_put(c, key("e"), "text/plain; charset=utf-8", data, 20, renderer, ""),
+	    CACHE_STORED);
+	CHECK(mirrored(key("e"), "txt", data, 20));
+	CHECK_INT(cache_put(c, key("s"), "image/svg+xml", data, 30, renderer, ""), CACHE_STORED);
+	CHECK(mirrored(key("s"), "svg", data, 30));
+	/* Not stored: no file. */
+	CHECK_INT(cache_put(c, key("big"), "model/stl", data, 401, renderer, ""), CACHE_TOO_LARGE);
+	CHECK_INT(mirror_has(models, key("big"), "stl"), 0);
+	/* Evicted: the file goes with the row. */
+	set_atime(key("a"), (long long)time(NULL) - 1000);
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 300, renderer, ""), CACHE_STORED);
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 300, renderer, ""), CACHE_STORED);
+	CHECK_INT(rows(key("a")), 0);
+	CHECK_INT(mirror_has(models, key("a"), "stl"), 0);
+	CHECK(mirrored(key("b"), "stl", data, 300));
+	CHECK(mirrored(key("c"), "stl", data, 300));
+	/* Dropped for a bad checksum: the file goes too. */
+	snprintf(stmt, sizeof(stmt), "UPDATE blobs SET data = zeroblob(size) WHERE key = '%s'",
+	    key("b"));
+	CHECK_INT(sql(stmt), 0);
+	CHECK_INT(cache_get(c, key("b"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(mirror_has(models, key("b"), "stl"), 0);
+	CHECK(mirrored(key("c"), "stl", data, 300));
+	cache_free(c);
+	teardown();
+}
+
+TEST(mirror_restored_by_a_hit)
+{
+	unsigned char data[100];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 41);
+	c = cache_open(path, 1 << 20, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/3mf", data, 100, renderer, ""), CACHE_STORED);
+	/* Its file lost (or never written: a cache from before the mirror). */
+	mirror_remove(models, key("a"), NULL);
+	/* A hit within the minute leaves it so (a hit costs no file check)... */
+	CHECK(holds(c, key("a"), data, 100));
+	CHECK_INT(mirror_has(models, key("a"), "3mf"), 0);
+	/* ... the first one that updates the access time writes it again. */
+	set_atime(key("a"), (long long)time(NULL) - 1000);
+	CHECK(holds(c, key("a"), data, 100));
+	CHECK(mirrored(key("a"), "3mf", data, 100));
+	cache_free(c);
+	teardown();
+}
+
+TEST(mirror_cleared_with_the_cache)
+{
+	unsigned char data[100];
+	struct cache *c;
+
+	setup();
+	fill(data, sizeof(data), 42);
+	c = cache_open(path, 1 << 20, 1 << 20);
+	CHECK_INT(cache_put(c, key("a"), "model/stl", data, 100, renderer, ""), CACHE_STORED);
+	CHECK(mirrored(key("a"), "stl", data, 100));
+	/* The cache file deleted: the new cache clears the files of the old one. */
+	remove_db_files();
+	CHECK_INT(cache_put(c, key("b"), "model/stl", data, 50, renderer, ""), CACHE_STORED);
+	CHECK_INT(mirror_has(models, key("a"), "stl"), 0);
+	CHECK(mirrored(key("b"), "stl", data, 50));
+	/* Found corrupt: discarded, and its files with it. */
+	CHECK_INT(sql("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	scribble(path);
+	CHECK_INT(cache_get(c, key("b"), &(struct cache_entry){ 0 }), 0);
+	CHECK_INT(mirror_has(models, key("b"), "stl"), 0);
+	CHECK_INT(cache_put(c, key("c"), "model/stl", data, 60, renderer, ""), CACHE_STORED);
+	CHECK(mirrored(key("c"), "stl", data, 60));
+	cache_free(c);
+	/* Reopened, same boot: the files stay. */
+	c = cache_open(path, 1 << 20, 1 << 20);
+	CHECK(mirrored(key("c"), "stl", data, 60));
+	cache_free(c);
+	teardown();
+}
+
+TEST(lru_counts_reads_of_the_mirror)
+{
+	unsigned char data[300];
+	struct cache *c;
+	time_t now = time(NULL);
+
+	setup();
+	fill(data, sizeof(data), 43);
+	c = cache_open(path, 1000, 1000);	/* room for three of 300 bytes */
+	CHECK_INT(cache_put(c, key("k1"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k2"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(cache_put(c, key("k3"), "model/stl", data, 300, renderer, ""), 0);
+	set_atime(key("k1"), now - 3000);	/* the oldest by its row... */
+	set_atime(key("k2"), now - 2000);
+	set_atime(key("k3"), now - 1000);
+	/* ... but nginx read its file 100 s ago (the file written 3000 s ago). */
+	CHECK_INT(file_times(key("k1"), "stl", now - 100, now - 3000), 0);
+	/* k2 was read before it was last written: no use since. */
+	CHECK_INT(file_times(key("k2"), "stl", now - 2500, now - 2000), 0);
+	CHECK_INT(cache_put(c, key("k4"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(rows(key("k1")), 1);
+	CHECK_INT(rows(key("k2")), 0);
+	CHECK_INT(mirror_has(models, key("k2"), "stl"), 0);
+	CHECK_INT(rows(key("k3")), 1);
+	/* k1 now has its file's time: next, k3 is the oldest. */
+	CHECK_INT(cache_put(c, key("k5"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(rows(key("k3")), 0);
+	CHECK_INT(rows(key("k1")), 1);
+	/* A read within ATIME_SLACK of the row's time changes nothing: k1 goes next. */
+	set_atime(key("k1"), now - 5000);
+	CHECK_INT(file_times(key("k1"), "stl", now - 4970, now - 6000), 0);
+	CHECK_INT(cache_put(c, key("k6"), "model/stl", data, 300, renderer, ""), 0);
+	CHECK_INT(rows(key("k1")), 0);
+	CHECK_INT(mirror_has(models, key("k1"), "stl"), 0);
+	cache_free(c);
+	teardown();
+}
+
 UNIT_MAIN(round_trip, content_types, empty_blob, miss, overwrite, checksum_failure_zeroed,
     checksum_failure_one_byte, lru_evicts_oldest_first, lru_get_refreshes, lru_many_small,
     larger_than_cap, file_deleted_while_open, file_garbage_while_open,
     file_garbage_before_open, two_handles, stats, unusable_path_then_usable,
     large_blobs, has, largest_entry, wal_shrinks_after_a_large_write,
     wal_bounded_through_stores_and_evictions, discard_leaves_a_recreated_cache,
-    discard_removes_what_it_opened)
+    discard_removes_what_it_opened, mirror_follows_entries, mirror_restored_by_a_hit,
+    mirror_cleared_with_the_cache, lru_counts_reads_of_the_mirror)
