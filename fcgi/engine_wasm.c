@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "classify.h"
 #include "engine_wasm.h"
 #include "log.h"
@@ -56,6 +57,24 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Tells the board (what /api/health reads, in every process) how this worker's helper is. */
+static void
+publish(void)
+{
+	struct board_entry b;
+
+	memset(&b, 0, sizeof(b));
+	b.helper = W.proc.pid;
+	b.state = W.failed_at != 0 && now() - W.failed_at < RETRY_SECONDS ? BOARD_RESTING :
+	    W.proc.pid > 0 && W.ready ? BOARD_READY : W.proc.pid > 0 ? BOARD_STARTING : BOARD_NONE;
+	b.renders = (uint32_t)W.renders;
+	b.starts = (uint32_t)W.starts;
+	b.start_seconds = W.ready_seconds;
+	snprintf(b.version, sizeof(b.version), "%.23s", W.version);
+	snprintf(b.why, sizeof(b.why), "%.199s", b.state == BOARD_READY ? "" : W.why);
+	board_publish(&b);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -213,6 +232,7 @@ helper_kill(void)
 		render_kill(&W.proc);
 	W.ready = 0;
 	W.renders = 0;
+	publish();
 }
 
 /* Starts a helper, without waiting for it to be ready. 0 or -1 (W.why says why). */
@@ -253,17 +273,20 @@ helper_spawn(void)
 	envp[n] = NULL;
 	metrics_add(M_WASM_STARTS, 1);
 	W.starts++;
+	(void)board_claim();
 	if (render_spawn(W.node, argv, envp, "/", &box, &W.proc, &ee)) {
 		snprintf(W.why, sizeof(W.why), "cannot start %s: %s", W.node,
 		    ee ? strerror(ee) : "fork failed");
 		W.failed_at = now();
 		metrics_add(M_WASM_START_FAILURES, 1);
 		log_msg(LOG_ERROR, NULL, "WASM engine: %s; the CLI answers", W.why);
+		publish();
 		return -1;
 	}
 	W.spawned = now();
 	W.ready = 0;
 	W.renders = 0;
+	publish();
 	return 0;
 }
 
@@ -464,6 +487,7 @@ helper_ready(void)
 		W.why[0] = '\0';
 		log_msg(LOG_DEBUG, NULL, "WASM helper %d ready in %.3f s (OpenSCAD %s)",
 		    (int)W.proc.pid, W.ready_seconds, W.version);
+		publish();
 		rc = 0;
 		goto out;
 	}
@@ -835,6 +859,7 @@ recycle:
 	if (heap > 0 && (uint64_t)heap > W.recycle && W.proc.pid > 0)
 		helper_replace(request_id, "its render grew the heap past SCADSERVE_WASM_RECYCLE");
 out:
+	publish();
 	json_decref(ans);
 	free(fr.buf);
 	free(req);
@@ -850,21 +875,51 @@ engine_wasm_warm(void)
 		(void)helper_spawn();
 }
 
+void
+engine_wasm_wait_ready(void)
+{
+	if (W.enabled && !W.policy.refuse && W.proc.pid > 0 && !W.ready)
+		(void)helper_ready();
+}
+
 const char *
 engine_wasm_why(void)
 {
 	return W.why;
 }
 
+/* 1 if pid is gone or a zombie (killed, not reaped yet by its worker). */
+static int
+dead(int32_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p == NULL || (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 json_t *
 engine_wasm_health(int operator)
 {
-	json_t *o;
-	const char *state;
+	static struct board_entry b[BOARD_ENTRIES];
+	json_t *o, *list;
+	const char *state, *why = "", *version = W.version;
 	struct pollfd pfd;
+	int n, i, ready = 0, starting = 0, resting = 0;
+	double start_seconds = 0;
+	unsigned long started = 0;
 
-	/* A helper that has said it is ready, unread yet, is ready: read it (it is all there). */
-	/* One that died while idle is replaced now, so that health tells the truth. */
+	/* This worker's own helper first (a render worker's): one that died is replaced now. */
 	if (W.proc.pid > 0 && render_exited(&W.proc)) {
 		log_msg(LOG_WARN, NULL, "WASM helper died while idle; starting another");
 		metrics_add(M_WASM_REPLACED, 1);
@@ -875,34 +930,64 @@ engine_wasm_health(int operator)
 	pfd.events = POLLIN;
 	if (W.proc.pid > 0 && !W.ready && poll(&pfd, 1, 0) == 1)
 		(void)helper_ready();
-	if (!W.enabled)
+	/* Then every worker's, as the board has them: the front pool renders nothing itself. */
+	n = board_read(b, BOARD_ENTRIES);
+	for (i = 0; i < n; i++) {
+		int st = b[i].state;
+
+		if (st == BOARD_READY && dead(b[i].helper))
+			st = BOARD_STARTING;	/* its worker replaces it at its next render */
+		b[i].state = st;
+		ready += st == BOARD_READY;
+		starting += st == BOARD_STARTING;
+		resting += st == BOARD_RESTING;
+		started += b[i].starts;
+		if (st == BOARD_READY && start_seconds == 0)
+			start_seconds = b[i].start_seconds;
+		if (version[0] == '\0' && b[i].version[0] != '\0')
+			version = b[i].version;
+		if (st != BOARD_READY && why[0] == '\0' && b[i].why[0] != '\0')
+			why = b[i].why;
+	}
+	if (!W.enabled) {
 		state = "unavailable";
-	else if (W.policy.refuse)
+		why = W.why;
+	} else if (W.policy.refuse)
 		state = "refused";
-	else if (W.failed_at != 0 && now() - W.failed_at < RETRY_SECONDS)
-		state = "resting";
-	else if (W.proc.pid > 0 && W.ready)
+	else if (ready > 0)
 		state = "ready";
-	else
+	else if (starting > 0 || n == 0)
 		state = "starting";
+	else
+		state = resting > 0 ? "resting" : "starting";
 	o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", "wasm",
-	    "version", W.version[0] ? W.version : "unknown",
+	    "version", version[0] ? version : "unknown",
 	    "package", W.package_version[0] ? W.package_version : "unknown",
 	    "state", state, "default", W.enabled);
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "backend", json_string("manifold"));
-	if (W.why[0] != '\0' && strcmp(state, "ready") != 0)
+	if (why[0] != '\0' && strcmp(state, "ready") != 0)
 		json_object_set_new(o, strcmp(state, "starting") == 0 ? "last_failure" : "reason",
-		    json_string(W.why));
-	if (W.ready_seconds > 0)
-		json_object_set_new(o, "start_seconds", json_real(W.ready_seconds));
+		    json_string(why));
+	if (start_seconds > 0)
+		json_object_set_new(o, "start_seconds", json_real(start_seconds));
+	json_object_set_new(o, "helpers_ready", json_integer(ready));
 	if (operator) {
 		json_object_set_new(o, "node", json_string(W.node));
 		json_object_set_new(o, "helper", json_string(W.helper));
-		json_object_set_new(o, "helper_pid", json_integer(W.proc.pid));
-		json_object_set_new(o, "helper_renders", json_integer((json_int_t)W.renders));
-		json_object_set_new(o, "helpers_started", json_integer((json_int_t)W.starts));
+		list = json_array();
+		for (i = 0; i < n && list != NULL; i++)
+			json_array_append_new(list, json_pack("{s:i, s:i, s:s, s:i, s:i, s:f}",
+			    "worker", b[i].worker, "helper_pid", b[i].helper,
+			    "state", b[i].state == BOARD_READY ? "ready" : b[i].state == BOARD_RESTING ?
+			    "resting" : "starting", "renders", (int)b[i].renders,
+			    "starts", (int)b[i].starts, "start_seconds", b[i].start_seconds));
+		json_object_set_new(o, "helpers", list);
+		/* The first live helper, for scripts that watch one (one worker). */
+		json_object_set_new(o, "helper_pid", json_integer(n > 0 ? b[0].helper : -1));
+		json_object_set_new(o, "helper_renders", json_integer(n > 0 ? b[0].renders : 0));
+		json_object_set_new(o, "helpers_started", json_integer((json_int_t)started));
 	}
 	return o;
 }

@@ -30,6 +30,12 @@ int engine_wasm_init(const struct config *cfg, const struct sandbox_policy *poli
 /* Starts this process's helper unless it runs (or the engine is off), without waiting. */
 void engine_wasm_warm(void);
 
+/*
+ * Waits (at most SCADSERVE_WASM_START_MAX) for this process's helper to say it is ready, and
+ * tells the board. At start, in the render pool's workers.
+ */
+void engine_wasm_wait_ready(void);
+
 /* "" or why the engine cannot render now. Static string. */
 const char *engine_wasm_why(void);
 

@@ -14,6 +14,7 @@
 #include <fcgiapp.h>
 
 #include "api.h"
+#include "board.h"
 #include "config.h"
 #include "engine_wasm.h"
 #include "log.h"
@@ -134,6 +135,8 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	/* The WASM engine's helper starts now, so that it is warm for the first render. */
+	snprintf(path, sizeof(path), "%s/helpers.shm", app.cfg.state_dir);
+	board_open(path);
 	/*
 	 * The render pool's workers start their helper now, warm for the first render; the front
 	 * pool's (SCADSERVE_ROLE=front: nginx sends them everything but renders) only if one ever
@@ -142,8 +145,10 @@ main(int argc, char *argv[])
 	if (engine_wasm_init(&app.cfg, &app.policy) == 0) {
 		const char *role = getenv("SCADSERVE_ROLE");
 
-		if (role == NULL || strcmp(role, "front") != 0)
+		if (role == NULL || strcmp(role, "front") != 0) {
 			engine_wasm_warm();
+			engine_wasm_wait_ready();	/* so health, in any worker, can say so */
+		}
 	}
 	else if (strcmp(app.cfg.engine, "cli") != 0)
 		log_msg(LOG_WARN, NULL, "the WASM engine is unavailable (%s): the CLI renders "
