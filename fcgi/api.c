@@ -1,6 +1,9 @@
 /* api.c -- the HTTP endpoints: routes one FastCGI request to its handler and answers it */
 #include <sys/random.h>
 
+#include <errno.h>
+#include <signal.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "engine.h"
 #include "engine_wasm.h"
 #include "flight.h"
+#include "jobs.h"
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
@@ -447,6 +451,7 @@ handle_metrics(struct call *c)
 	g.slots_total = app->cfg.slots;
 	g.slots_busy = slot_busy(app->slots_dir, app->cfg.slots);
 	g.queued = slot_queued(app->slots_dir, app->cfg.queue_max);
+	g.jobs_known = app->jobs != NULL && jobs_counts(app->jobs, g.jobs) == 0;
 	if ((text = metrics_text(&g)) == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "out of memory");
 		fail(c);
@@ -455,6 +460,160 @@ handle_metrics(struct call *c)
 	resp_send(c->rq->out, 200, "text/plain; version=0.0.4; charset=utf-8",
 	    "Cache-Control: no-store\r\n", c->id, text, strlen(text), c->head);
 	free(text);
+}
+
+/* A job as JSON: what GET /api/jobs/{id} answers (and POST, DELETE). New reference or NULL. */
+static json_t *
+job_json(const struct job_info *ji)
+{
+	char url[128];
+	json_t *o, *err;
+	struct timespec ts;
+	double now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+
+	snprintf(url, sizeof(url), "/api/jobs/%s", ji->id);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:f}", "id", ji->id, "key", ji->key, "state",
+	    ji->state, "status_url", url, "created", ji->created);
+	if (o == NULL)
+		return NULL;
+	if (strcmp(ji->state, "queued") == 0)
+		json_object_set_new(o, "position", json_integer(ji->position));
+	if (strcmp(ji->state, "running") == 0) {
+		if (ji->started > 0)
+			json_object_set_new(o, "elapsed_seconds", json_real(now - ji->started));
+		if (ji->stage[0] != '\0')
+			json_object_set_new(o, "stage", json_string(ji->stage));
+	}
+	if (strcmp(ji->state, "done") == 0) {
+		snprintf(url, sizeof(url), "/api/models/%s", ji->result_key[0] ? ji->result_key :
+		    ji->key);
+		json_object_set_new(o, "model_url", json_string(url));
+		if (ji->engine[0] != '\0')
+			json_object_set_new(o, "engine", json_string(ji->engine));
+		json_object_set_new(o, "render_seconds", json_real(ji->seconds));
+	}
+	if (strcmp(ji->state, "failed") == 0 && ji->error != NULL &&
+	    (err = json_loads(ji->error, 0, NULL)) != NULL)
+		json_object_set_new(o, "error", err);
+	if (ji->finished > 0)
+		json_object_set_new(o, "finished", json_real(ji->finished));
+	return o;
+}
+
+/* Sends job id (status, with headers) as JSON. */
+static void
+send_job(struct call *c, int status, const char *id)
+{
+	struct job_info ji;
+	json_t *o;
+	char *text, headers[200];
+	int rc = jobs_get(c->app->jobs, id, &ji);
+
+	if (rc <= 0) {
+		if (rc == 0)
+			err_set(&c->e, ERR_NOT_FOUND, "no job %s (finished jobs are kept for an hour)", id);
+		else
+			err_set(&c->e, ERR_INTERNAL, "cannot read the job");
+		fail(c);
+		return;
+	}
+	o = job_json(&ji);
+	jobs_info_free(&ji);
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		err_set(&c->e, ERR_INTERNAL, "out of memory");
+		fail(c);
+		return;
+	}
+	json_decref(o);
+	snprintf(headers, sizeof(headers), "Cache-Control: no-store\r\n%s%s%s",
+	    status == 202 ? "Location: /api/jobs/" : "", status == 202 ? id : "",
+	    status == 202 ? "\r\n" : "");
+	resp_send(c->rq->out, status, "application/json", headers, c->id, text, strlen(text),
+	    c->head);
+	free(text);
+}
+
+/* POST /api/jobs: the body of a render; answers 202 with the job at once. */
+static void
+handle_jobs(struct call *c)
+{
+	struct app *app = c->app;
+	struct req_limits lim;
+	struct req_render r;
+	struct engine_env env = { &app->cfg, &app->probe, &app->policy, -1 };
+	const char *engine, *why;
+	char key[65], id[37], *body = NULL;
+	size_t len = 0;
+	int joined = 0, done;
+	uuid_t u;
+
+	memset(&r, 0, sizeof(r));
+	lim.body_max = app->cfg.body_max;
+	lim.timeout_max = app->cfg.timeout;
+	lim.files_max = app->cfg.files_max;
+	if (app->jobs == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
+		goto fail;
+	}
+	if ((body = read_body(c, lim.body_max, &len)) == NULL)
+		goto fail;
+	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), body, len,
+	    &lim, &r, &c->e))
+		goto fail;
+	engine = engine_choose(&env, &r, &why);
+	if (key_derive(&r, engine_id(&env, engine), key)) {
+		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
+		goto fail;
+	}
+	done = cache_has(app->cache, key);
+	if (!done && app->policy.refuse) {
+		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
+		    "cannot be confined: %s", app->policy.why);
+		goto fail;
+	}
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+	if (jobs_submit(app->jobs, id, key, param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"),
+	    body, len, done, app->cfg.queue_max, &joined, &c->e))
+		goto fail;
+	if (joined)
+		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
+	send_job(c, 202, id);
+	goto out;
+fail:
+	fail(c);
+out:
+	free(body);
+	req_render_free(&r);
+}
+
+/* GET, HEAD, DELETE /api/jobs/{id}. */
+static void
+handle_job(struct call *c, const char *id)
+{
+	int runner = 0;
+
+	if (c->app->jobs == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
+		fail(c);
+		return;
+	}
+	if (strcmp(c->method, "DELETE") == 0) {
+		if (jobs_cancel(c->app->jobs, id, &runner) < 0) {
+			err_set(&c->e, ERR_INTERNAL, "cannot cancel the job");
+			fail(c);
+			return;
+		}
+		/* Its runner stops the renderer when told (SIGUSR1). */
+		if (runner > 0 && kill(runner, SIGUSR1) != 0)
+			log_msg(LOG_WARN, c->id, "cannot tell runner %d to stop: %s", runner,
+			    strerror(errno));
+	}
+	send_job(c, 200, id);
 }
 
 void
@@ -509,6 +668,12 @@ api_handle(struct app *app, FCGX_Request *rq)
 		break;
 	case ROUTE_METRICS:
 		handle_metrics(&c);
+		break;
+	case ROUTE_JOBS:
+		handle_jobs(&c);
+		break;
+	case ROUTE_JOB:
+		handle_job(&c, key);
 		break;
 	default:
 		fail(&c);

@@ -7,6 +7,7 @@
 #include <fcgiapp.h>
 
 #include "cache.h"
+#include "jobs.h"
 #include "config.h"
 #include "probe.h"
 #include "sandbox.h"
@@ -17,6 +18,7 @@ struct app {
 	struct probe probe;
 	struct sandbox_policy policy;   /* what renderers may touch; fixed at start */
 	struct cache *cache;
+	struct jobs *jobs;         /* the render jobs (<state>/jobs.sqlite); NULL if it failed */
 	char slots_dir[1200];
 	char flight_dir[1200];     /* single-flight lock files, one per key rendering */
 	long started;              /* time(NULL) at start */

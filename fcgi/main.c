@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "probe.h"
 #include "render.h"
+#include "runner.h"
 #include "sandbox.h"
 #include "scratch.h"
 #include "text.h"
@@ -158,6 +159,17 @@ main(int argc, char *argv[])
 		log_msg(LOG_ERROR, NULL, "out of memory");
 		return 1;
 	}
+	snprintf(path, sizeof(path), "%s/jobs.sqlite", app.cfg.state_dir);
+	app.jobs = jobs_open(path);
+	if (getenv("SCADSERVE_ROLE") != NULL && strcmp(getenv("SCADSERVE_ROLE"), "runner") == 0) {
+		/* A job runner: no FastCGI, the jobs database instead. */
+		int rc = runner_main(&app);
+
+		engine_wasm_stop();
+		jobs_close(app.jobs);
+		cache_free(app.cache);
+		return rc;
+	}
 	log_msg(LOG_INFO, NULL, "ready: %s, CLI %s (%d formats), cache %s, %d render slots, %s",
 	    engine_wasm_why()[0] ? "no WASM engine" : engine_wasm_id(), app.probe.id,
 	    app.probe.formats, app.cfg.cache_path, app.cfg.slots,
@@ -174,6 +186,7 @@ main(int argc, char *argv[])
 	}
 	log_msg(LOG_INFO, NULL, "stopping");
 	engine_wasm_stop();
+	jobs_close(app.jobs);
 	FCGX_Free(&rq, 1);
 	cache_free(app.cache);
 	return 0;

@@ -40,6 +40,8 @@ static const char *const route_names[ROUTE__MAX] = {
 	[ROUTE_MODEL] = "models",
 	[ROUTE_HEALTH] = "health",
 	[ROUTE_METRICS] = "metrics",
+	[ROUTE_JOBS] = "jobs",
+	[ROUTE_JOB] = "job",
 };
 
 int
@@ -260,6 +262,15 @@ metrics_text(const struct metrics_gauges *g)
 	    g->queued);
 	gauge(&b, "scadserve_render_slots", "Render slots in all.", g->slots_total);
 	gauge(&b, "scadserve_renders_in_flight", "Render slots in use.", g->slots_busy);
+	if (g->jobs_known) {
+		static const char *const names[5] = { "queued", "running", "done", "failed",
+		    "cancelled" };
+		bprintf(&b, "# HELP scadserve_jobs Render jobs by state (finished ones are kept an "
+		    "hour).\n# TYPE scadserve_jobs gauge\n");
+		for (i = 0; i < 5; i++)
+			bprintf(&b, "scadserve_jobs{state=\"%s\"} %lld\n", names[i],
+			    (long long)g->jobs[i]);
+	}
 	gauge(&b, "scadserve_cache_entries", "Models in the cache.", g->cache_entries);
 	gauge(&b, "scadserve_cache_bytes", "Bytes of models in the cache.", g->cache_bytes);
 	if (b.failed) {

@@ -37,6 +37,8 @@ struct metrics_gauges {
 	int slots_total;
 	int slots_busy;
 	int64_t queued;            /* requests waiting for a slot: counted from the queue's locks */
+	int jobs_known;            /* 1: jobs[] holds the jobs by state */
+	int64_t jobs[5];           /* queued, running, done, failed, cancelled */
 };
 
 /*

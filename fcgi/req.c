@@ -15,7 +15,7 @@
 enum route
 req_route(const char *method, const char *path, char key[65], struct err *e)
 {
-	static const char models[] = "/api/models/";
+	static const char models[] = "/api/models/", jobs[] = "/api/jobs/";
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(path, "/api/render") == 0 || strcmp(path, "/api/render/") == 0) {
@@ -29,6 +29,25 @@ req_route(const char *method, const char *path, char key[65], struct err *e)
 			return path[5] == 'h' ? ROUTE_HEALTH : ROUTE_METRICS;
 		e->allow = "GET, HEAD";
 		goto bad_method;
+	}
+	if (strcmp(path, "/api/jobs") == 0 || strcmp(path, "/api/jobs/") == 0) {
+		if (strcmp(method, "POST") == 0)
+			return ROUTE_JOBS;
+		e->allow = "POST";
+		goto bad_method;
+	}
+	if (strncmp(path, jobs, sizeof(jobs) - 1) == 0) {
+		const char *id = path + sizeof(jobs) - 1;
+		if (!text_is_uuid(id)) {
+			err_set(e, ERR_NOT_FOUND, "no job at %s: a job id is a UUID", path);
+			return ROUTE_NONE;
+		}
+		if (!get && strcmp(method, "DELETE") != 0) {
+			e->allow = "GET, HEAD, DELETE";
+			goto bad_method;
+		}
+		snprintf(key, 65, "%s", id);
+		return ROUTE_JOB;
 	}
 	if (strncmp(path, models, sizeof(models) - 1) == 0) {
 		const char *k = path + sizeof(models) - 1;

@@ -15,6 +15,8 @@ enum route {
 	ROUTE_MODEL,      /* /api/models/{key} */
 	ROUTE_HEALTH,     /* /api/health */
 	ROUTE_METRICS,    /* /api/metrics */
+	ROUTE_JOBS,       /* POST /api/jobs */
+	ROUTE_JOB,        /* GET, HEAD, DELETE /api/jobs/{id} */
 	ROUTE__MAX
 };
 
@@ -54,7 +56,7 @@ struct req_limits {
 
 /*
  * Matches method and path (without query string) against the routes.
- * For ROUTE_MODEL, copies the key (64 hex) into key (65 bytes).
+ * For ROUTE_MODEL, copies the key (64 hex) into key (65 bytes); for ROUTE_JOB, the job's id.
  * Returns the route, or ROUTE_NONE with e filled (not_found or method_not_allowed).
  */
 enum route req_route(const char *method, const char *path, char key[65], struct err *e);

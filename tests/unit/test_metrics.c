@@ -12,7 +12,7 @@
 #include "metrics.h"
 #include "unit.h"
 
-static const struct metrics_gauges gauges = { 7, 12345, 4, 1, 1 };
+static const struct metrics_gauges gauges = { 7, 12345, 4, 1, 1, 0, { 0 } };
 
 /* The value on the line "<series> <value>" of text, or -1 if there is none. */
 static double
