@@ -11,8 +11,11 @@
 #    requests; target growth < 1 MiB;
 # 4. engines (tests/bench/engines.mjs, on an instance with WORKERS=1): the WASM helper's memory
 #    over 1,000 renders, replacing a killed helper, cube(10) engine=wasm against engine=cli, and
-#    the corpus's cold renders by WASM through the API against the bare 2021 CLI.
-# BENCH_ONLY=hits,cold,memory,engines (any of them, comma-separated) runs only those sections.
+#    the corpus's cold renders by WASM through the API against the bare 2021 CLI;
+# 5. load (tests/bench/load.mjs, on an instance with the default pools): 60 s at 64 connections,
+#    90 % cache hits and 10 % cold renders, latency per class, status codes, every process's
+#    peak memory, nothing left afterwards; and POST /api/jobs latency alongside (p99 < 100 ms).
+# BENCH_ONLY=hits,cold,memory,engines,load (any of them, comma-separated) runs only those sections.
 # The report goes to stdout and $BENCH_OUT/report.md (default build/bench), raw data beside it.
 # Settings (environment): see tests/bench/README.md. Progress goes to stderr.
 set -euo pipefail
@@ -31,7 +34,7 @@ MEM_REQUESTS=${BENCH_MEM_REQUESTS:-10000}
 BENCH_WORKERS=${BENCH_WORKERS:-${WORKERS:-4}}
 STRICT=${BENCH_STRICT:-0}              # 1: exit 3 when a target is not met
 OPENSCAD=${OPENSCAD:-openscad}
-BENCH_ONLY=${BENCH_ONLY:-hits,cold,memory,engines}
+BENCH_ONLY=${BENCH_ONLY:-hits,cold,memory,engines,load}
 CTL="$ROOT/bin/scadservectl"
 export SCADSERVE_BIN=${SCADSERVE_BIN:-build/scadserve}
 
@@ -55,10 +58,10 @@ for v in DURATION ROUNDS THREADS CONNS PAIRS MEM_WARMUP MEM_REQUESTS BENCH_WORKE
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: expected a positive integer"
 done
 for s in ${BENCH_ONLY//,/ }; do
-  case $s in hits|cold|memory|engines) ;; *) die "BENCH_ONLY: unknown section $s (hits, cold, memory, engines)" ;; esac
+  case $s in hits|cold|memory|engines|load) ;; *) die "BENCH_ONLY: unknown section $s (hits, cold, memory, engines, load)" ;; esac
 done
 tools=(wrk curl jq awk "$OPENSCAD" nginx spawn-fcgi ss pgrep)
-want engines && tools+=(node)
+{ want engines || want load; } && tools+=(node)
 for t in "${tools[@]}"; do
   command -v "$t" >/dev/null || die "$t is not installed (make deps, or apt-get install -y wrk jq)"
 done
@@ -113,18 +116,22 @@ free_port() {
   return 1
 }
 
-# inst_start NAME WORKERS: a fresh instance in $WORK/NAME; sets INST_PORT, INST_DIR, BASE.
+# inst_start NAME WORKERS [FRONT_WORKERS [RUNNERS]]: a fresh instance in $WORK/NAME (the front
+# pool as large as the render pool unless given; RUNNERS scadservectl's default unless given);
+# sets INST_PORT, INST_DIR, BASE.
 inst_start() {
-  local name=$1 workers=$2 try
+  local name=$1 workers=$2 front=${3:-$2} try
+  local -a runners=()
+  [ -n "${4:-}" ] && runners=(RUNNERS="$4")
   for try in 1 2 3; do
     INST_PORT=$(free_port) || die "no free port"
     INST_DIR="$WORK/$name"
     rm -rf "$INST_DIR"
     mkdir -p "$INST_DIR"
     # No rate limit: the load generator is one client address sending thousands of renders.
-    # Both pools (renders, and everything else) get the same number of workers.
-    if SCADSERVE_RATE_LIMIT=off PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" \
-        FRONT_WORKERS="$workers" "$CTL" start \
+    # Both pools (renders, and everything else) get the same number of workers unless told.
+    if env SCADSERVE_RATE_LIMIT=off PORT="$INST_PORT" STATE_DIR="$INST_DIR" WORKERS="$workers" \
+        FRONT_WORKERS="$front" "${runners[@]}" "$CTL" start \
         >"$WORK/$name.start.log" 2>&1; then
       BASE="http://127.0.0.1:$INST_PORT"
       return 0
@@ -175,7 +182,7 @@ render() {
 }
 
 mkdir -p "$OUT"
-rm -f "$OUT/report.md" "$OUT/hits.tsv" "$OUT/cold.tsv" "$OUT/memory.tsv" "$OUT"/engines-*.tsv
+rm -f "$OUT/report.md" "$OUT/hits.tsv" "$OUT/cold.tsv" "$OUT/memory.tsv" "$OUT"/engines-*.tsv "$OUT"/load-*
 REPORT="$WORK/report.md"
 VERDICTS="$WORK/verdicts"
 : > "$VERDICTS"
@@ -479,12 +486,26 @@ inst_stop
 fi   # want engines
 
 ########################################################################################
+# 5. Under load: hits, cold renders and POST /api/jobs (tests/bench/load.mjs)
+########################################################################################
+if want load; then
+# scadservectl's default pools (4 render workers, 2 front workers, 2 runners), whatever
+# BENCH_WORKERS says: the load is measured on the service as it ships.
+log "load: an instance with the default pools, ${BENCH_LOAD_SECONDS:-60} s at ${BENCH_LOAD_CONNS:-64} connections"
+inst_stop
+inst_start load "${BENCH_LOAD_WORKERS:-4}" "${BENCH_LOAD_FRONT_WORKERS:-2}" "${BENCH_LOAD_RUNNERS:-2}"
+BENCH_RUN_ID=$RUN_ID node "$HERE/load.mjs" "$BASE" "$INST_DIR" "$OUT" "$REPORT" "$VERDICTS" ||
+  die "the load benchmark failed"
+inst_stop
+fi   # want load
+
+########################################################################################
 met=$(grep -c '^met$' "$VERDICTS" || true)
 notmet=$(grep -c '^not$' "$VERDICTS" || true)
 invalid=$(grep -c '^invalid$' "$VERDICTS" || true)
 say "## Summary"
 say ""
-say "Targets met: $met of $((met + notmet)).$([ "$invalid" -gt 0 ] && echo " Some measurements had errors: see above.") Load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(( $(date +%s) - START_S )) s. Raw data: hits.tsv, cold.tsv, memory.tsv, engines-*.tsv beside this report."
+say "Targets met: $met of $((met + notmet)).$([ "$invalid" -gt 0 ] && echo " Some measurements had errors: see above.") Load average at the end $(cut -d' ' -f1-3 /proc/loadavg); the run took $(( $(date +%s) - START_S )) s. Raw data: hits.tsv, cold.tsv, memory.tsv, engines-*.tsv, load-*.tsv beside this report."
 cp "$REPORT" "$OUT/report.md"
 cat "$REPORT"
 log "report written to $OUT/report.md"
