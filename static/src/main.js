@@ -64,6 +64,7 @@ const $ = (sel) => document.querySelector(sel);
 const statusEl = $('#status');
 const statusText = $('#status-text');
 const progressEl = $('#progress');
+const cancelButton = $('#cancel');
 const logEl = $('#log');
 
 // Page options, for testing and debugging: ?timeout=ms (browser time limit), ?renderer=auto|wasm|server.
@@ -80,6 +81,7 @@ let current = null;           // {source, parameters, result, stl} of the model 
 let inFlight = null;          // {started} of the render under way
 let pendingRun = false;       // a customizer change waits for the render under way
 let pendingTimer = 0;
+const USER_CANCEL = 'Cancelled by the user.';
 
 const viewer = new Viewer($('#viewer'));
 // Dragging a slider asks for many renders: let a young render finish (its result is shown, and
@@ -100,6 +102,7 @@ const editor = new Editor($('#editor'), {
     controller?.abort(new DOMException('The source changed.', 'AbortError'));
     clearTimeout(editTimer);
     editTimer = setTimeout(runNow, EDIT_PAUSE_MS);
+    setBusy(true);
   },
   onRun: () => runNow(),
 });
@@ -117,6 +120,33 @@ function setStatus(state, text, attrs = {}) {
   for (const [k, v] of Object.entries(attrs)) statusEl.dataset[k] = v ?? '';
   statusText.textContent = text;
   progressEl.hidden = state !== 'rendering';
+}
+
+// The Cancel button is there while a render runs (or is about to: an edit waits for its pause).
+function setBusy(busy) {
+  if (!busy && document.activeElement === cancelButton) $('#render').focus();
+  cancelButton.hidden = !busy;
+}
+
+// Cancel: stops the render under way (the browser's worker, or the server's job: DELETE
+// /api/jobs/{id}) and any render waiting to start; the model on screen stays.
+function cancel() {
+  const rendering = Boolean(inFlight) || editTimer || pendingRun;
+  clearTimeout(editTimer);
+  clearTimeout(pendingTimer);
+  editTimer = 0;
+  pendingRun = false;
+  if (!rendering) return;
+  const took = inFlight ? performance.now() - inFlight.started : 0;
+  controller?.abort(new DOMException(USER_CANCEL, 'AbortError'));
+  sequence++;                   // whatever the cancelled render still says is ignored
+  clearInterval(tickTimer);
+  inFlight = null;
+  setBusy(false);
+  setStatus('cancelled', `Cancelled${took ? ` after ${fmtMs(took)}` : ''}.`, {
+    renderer: '', engine: '', errorType: '', errorLine: '', job: '',
+  });
+  log('info', 'Render cancelled.');
 }
 
 function log(kind, text) {
@@ -166,6 +196,7 @@ function describeFallback(err) {
 async function runNow() {
   clearTimeout(editTimer);
   clearTimeout(pendingTimer);
+  editTimer = 0;
   pendingRun = false;
   controller?.abort(new DOMException('A newer render replaced this one.', 'AbortError'));
   const ctl = new AbortController();
@@ -178,22 +209,43 @@ async function runNow() {
   let phase = 'memory';
   let fallbackReason = null;
   let streamed = false;         // OpenSCAD's output already went to the log as it came
+  let job = null;               // the server job's last news, and when it came
   const label = () => ({ memory: '', wasm: ' in the browser', server: ' on the server' }[phase] ?? '');
+  const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+  const statusLine = () => {
+    const now = performance.now();
+    if (phase === 'server' && job?.state === 'queued') {
+      return `Queued on the server${job.position ? ` (position ${job.position})` : ''}… ${secs(now - job.since)}`;
+    }
+    if (phase === 'server' && job?.state === 'running') {
+      const elapsed = (job.elapsedSeconds ?? 0) * 1000 + (now - job.at);
+      return `Rendering on the server${job.stage ? ` — ${job.stage}` : ''} — ${secs(elapsed)}`;
+    }
+    return `Rendering${label()}… ${secs(now - t0)}`;
+  };
   clearInterval(tickTimer);
   tickTimer = setInterval(() => {
     if (my === sequence && statusEl.dataset.state === 'rendering') {
-      setStatus('rendering', `Rendering${label()}… ${((performance.now() - t0) / 1000).toFixed(1)} s${describeFallback(fallbackReason)}`);
+      setStatus('rendering', `${statusLine()}${describeFallback(fallbackReason)}`);
     }
   }, 100);
-  setStatus('rendering', 'Rendering…', { renderer: '', engine: '', errorType: '', errorLine: '' });
+  setStatus('rendering', 'Rendering…', { renderer: '', engine: '', errorType: '', errorLine: '', job: '' });
+  setBusy(true);
   logEl.textContent = '';
   const onProgress = (e) => {
     if (my !== sequence) return;
     if (e.phase === 'log') { streamed = true; logOpenscad(e.line); }
     else if (e.phase === 'wasm') phase = 'wasm';
-    else if (e.phase === 'server') {
+    else if (e.phase === 'server' && e.state) {
+      // The job's progress: queued (position), running (stage, elapsed), done, ...
+      const since = job?.state === e.state ? job.since : performance.now();
+      job = { ...e, at: performance.now(), since };
+      statusEl.dataset.job = e.state;
+      if (statusEl.dataset.state === 'rendering') setStatus('rendering', `${statusLine()}${describeFallback(fallbackReason)}`);
+    } else if (e.phase === 'server') {
       phase = 'server';
       streamed = false;
+      job = null;
       fallbackReason = e.reason;
       if (e.reason) log('warning', `Falling back to the server: ${e.reason.message}`);
     } else if (e.phase === 'retry') {
@@ -240,7 +292,7 @@ async function runNow() {
       });
     log('info', `Done in ${fmtMs(took)}: ${RENDERER_NAMES[result.renderer]}${describeEngine(result)}${describeFallback(result.fallback)}.`);
   } catch (err) {
-    if (my !== sequence || err?.name === 'AbortError') return;
+    if (my !== sequence || err?.name === 'AbortError') return;   // cancel() has said so already
     const type = err?.type ?? 'internal';
     const line = err?.line ?? null;
     if (err?.log && !streamed) logOpenscad(err.log);
@@ -257,6 +309,7 @@ async function runNow() {
       clearInterval(tickTimer);
       inFlight = null;
       if (pendingRun) runNow();
+      else if (!editTimer) setBusy(false);
     }
   }
 }
@@ -330,6 +383,7 @@ async function fillFormats() {
 }
 
 $('#render').addEventListener('click', () => runNow());
+cancelButton.addEventListener('click', cancel);
 $('#fit').addEventListener('click', () => viewer.fit());
 for (const b of document.querySelectorAll('[data-view]')) b.addEventListener('click', () => viewer.view(b.dataset.view));
 $('#grid').addEventListener('change', (e) => viewer.setHelpersVisible(e.target.checked));
@@ -342,12 +396,18 @@ window.addEventListener('keydown', (e) => {
     if (!e.defaultPrevented) { e.preventDefault(); runNow(); }   // the editor handles its own
     return;
   }
+  if (e.key === 'Escape' && !cancelButton.hidden && !e.defaultPrevented &&
+      !e.target.closest?.('.cm-panels, input, select, textarea')) {
+    e.preventDefault();
+    cancel();
+    return;
+  }
   if (e.target.closest?.('.cm-editor, input, select, textarea')) return;
   if (e.key === 'f' || e.key === 'F') viewer.fit();
 });
 
 // For tests, benchmarks and curious people.
-window.scadserve = { render, configure, editor, viewer, customizer, runNow, get current() { return current; } };
+window.scadserve = { render, configure, editor, viewer, customizer, runNow, cancel, get current() { return current; } };
 
 warm();
 fillFormats();

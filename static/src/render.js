@@ -6,8 +6,9 @@
 //   result.renderer   // 'memory' | 'wasm' | 'server-cache' | 'server'
 //
 // Order: recent results in memory; the OpenSCAD WebAssembly build in a Web Worker; the server
-// (POST /api/render) when WASM is unavailable, crashes, runs out of memory or time. Failures
-// reject with a RenderError whose `type` is one of the server's error types (see errors.js).
+// (a render job: POST /api/jobs, followed to the end) when WASM is unavailable, crashes, runs
+// out of memory or time. Failures reject with a RenderError whose `type` is one of the server's
+// error types (see errors.js).
 // docs/browser.md documents all of it.
 
 import { MemoryCache, requestKey } from './cache.js';
@@ -105,7 +106,9 @@ function cleanParameters(parameters) {
  *   timeoutMs   browser render time limit (default 20000); past it the worker is killed
  *   memory      false to skip the in-memory results (default true)
  *   signal      an AbortSignal; aborting rejects with its reason and stops the work
- *   onProgress  called with {phase: 'wasm'|'server'|'retry'|'log', ...} while rendering
+ *   onProgress  called with {phase: 'wasm'|'server'|'retry'|'log', ...} while rendering; 'server'
+ *               comes once when the server is asked, then with the job's progress: {jobId, state
+ *               ('queued'|'running'|'done'|'failed'|'cancelled'), position, stage, elapsedSeconds}
  * Resolves to {bytes, format, contentType, renderer, durationMs, log, echo, warnings, requestId,
  * key, fallback, engine ('wasm' | 'cli': the server's engine, for server renders), engineFallback}; rejects with a RenderError (or the abort reason).
  */
@@ -178,6 +181,8 @@ export async function render(source, options = {}) {
     const r = await renderOnServer({
       apiBase: config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
       onRetry: (info) => onProgress?.({ phase: 'retry', requestId: id, ...info }),
+      // The job's progress: {phase: 'server', jobId, state: 'queued'|'running'|'done'|..., position, stage, elapsedSeconds}
+      onJob: (job) => onProgress?.({ phase: 'server', requestId: id, reason: fallback, ...job }),
     });
     const result = {
       bytes: r.bytes, log: r.log || '', renderer: r.renderer, key: r.key, requestId: r.requestId, fallback,
