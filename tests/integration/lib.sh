@@ -166,7 +166,7 @@ cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
 metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
 # workers_fds_clean: every worker of the current instance, idle, holds only what it keeps for
-# its life (the listening socket as fd 0, /dev/null, its log, the cache database, the three
+# its life (the listening socket as fd 0, /dev/null, its log, the cache and jobs databases, the three
 # pipes to its WASM helper's stdin, stdout and stderr): no pipe, pidfd or scratch file of a
 # finished render, no connection, nothing from whoever started it.
 workers_fds_clean() {
@@ -183,6 +183,7 @@ workers_fds_clean() {
       case "${fd##*/}:$target" in
         0:socket:*|*:/dev/null|*:"$d/log/scadserve.log") ;;
         *:"$d/cache.sqlite"|*:"$d/cache.sqlite-wal"|*:"$d/cache.sqlite-shm") ;;
+        *:"$d/jobs.sqlite"|*:"$d/jobs.sqlite-wal"|*:"$d/jobs.sqlite-shm") ;;
         *) bad+=" worker $p fd ${fd##*/} -> $target;" ;;
       esac
     done

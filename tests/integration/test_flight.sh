@@ -100,4 +100,43 @@ t_front_door() {
 }
 check "every render worker busy: health, metrics and cached models answer at once" t_front_door
 
+# Ten distinct slow renders at once, two slots: never more than two render, and the front door
+# stays open all along. Ten render workers here, so that all ten requests are inside the
+# program (waiting for a slot), not queued in nginx.
+WORKERS=10 inst_start SCADSERVE_RENDER_SLOTS=2 SCADSERVE_QUEUE_MAX=16 SCADSERVE_TIMEOUT=60 ||
+  { finish; exit 1; }
+t_ten_renders() {
+  local i s key t0 ms worst=0 most=0 busy samples=0
+  s=$(render_src 'cube(3.5);')
+  expect_eq "a model to fetch" "$s" 200 || return 1
+  key=$(header ETag | tr -d '"')
+  for i in $(seq 1 10); do
+    printf '// ten %s %s\nfunction spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(1.5e5)); cube(%s);' \
+      "$i" "$RANDOM" "$i" > "$TMP/ten.$i.scad"
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -H 'Content-Type: text/plain' \
+      --data-binary @"$TMP/ten.$i.scad" "$BASE_URL/api/render" > "$TMP/ten.$i.code" &
+  done
+  # While they run: sample the renders in flight, and time health and a cached model.
+  while [ "$(jobs -r | wc -l)" -gt 0 ]; do
+    busy=$(metric scadserve_renders_in_flight)
+    [ "$busy" -gt "$most" ] && most=$busy
+    for what in /api/health "/api/models/$key"; do
+      t0=$(date +%s%N)
+      s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE_URL$what")
+      ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+      [ "$ms" -gt "$worst" ] && worst=$ms
+      [ "$s" = 200 ] || fail "$what answered $s"
+    done
+    samples=$((samples + 1))
+    sleep 0.1
+  done
+  wait
+  expect_eq "all ten rendered" "$(cat "$TMP"/ten.*.code | sort | uniq -c | awk '{ print $1 " " $2 }')" "10 200"
+  [ "$most" -le 2 ] || fail "$most renders at once with 2 slots"
+  [ "$most" -ge 1 ] || fail "no render seen in flight ($samples samples)"
+  [ "$samples" -ge 5 ] || fail "only $samples samples while the renders ran"
+  [ "$worst" -lt 1000 ] || fail "slowest answer while they ran: ${worst} ms"
+}
+check "ten slow renders, two slots: at most two at once, health and hits answer within a second" t_ten_renders
+
 finish
