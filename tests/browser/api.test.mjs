@@ -1,5 +1,6 @@
 // api.test.mjs -- the render API module (scadserve-render.js) in a real page: concurrent requests,
-// error types, memory results, and the server retries with backoff (the network faked by routing).
+// error types, memory results, the server retries with backoff (the network faked by routing),
+// and server jobs: abort cancels the job, a failed job's error, a server without jobs.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -65,9 +66,10 @@ test('errors carry the server\'s types; a repeated render comes from memory; abo
   assert.equal(r.bad, 'bad_request');
 });
 
+// The submission of a job (POST /api/jobs) is retried like any render request.
 test('an overloaded server is retried with backoff, and not forever', async () => {
   let calls = 0;
-  await page.route('**/api/render', async (route) => {
+  await page.route('**/api/jobs', async (route) => {
     calls++;
     if (calls === 1) {
       await route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
@@ -87,7 +89,7 @@ test('an overloaded server is retried with backoff, and not forever', async () =
   await page.unrouteAll();
 
   calls = 0;
-  await page.route('**/api/render', (route) => {
+  await page.route('**/api/jobs', (route) => {
     calls++;
     return route.fulfill({ status: 503, headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ error: { type: 'overloaded', message: 'busy' } }) });
@@ -100,7 +102,7 @@ test('an overloaded server is retried with backoff, and not forever', async () =
   await page.unrouteAll();
 
   calls = 0;
-  await page.route('**/api/render', (route) => {
+  await page.route('**/api/jobs', (route) => {
     calls++;
     return route.fulfill({ status: 422, headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ error: { type: 'invalid_scad', message: 'syntax error', line: 1 } }) });
@@ -125,4 +127,71 @@ test('a server render carries OpenSCAD\'s echo and warnings, on a miss and on a 
   assert.ok(r[2] >= 1, 'the unknown module warning');
   assert.equal(r[3], 'server-cache');
   assert.ok(r[4].some((line) => line.includes('from the server')), 'echo on a hit');
+});
+
+test('aborting a server render cancels its job, even one whose submission is still under way', async () => {
+  const deletes = [];
+  const onRequest = (r) => { if (r.method() === 'DELETE') deletes.push(new URL(r.url()).pathname); };
+  page.on('request', onRequest);
+  // The answer to POST /api/jobs is held back 600 ms; the render is aborted after 100 ms.
+  await page.route('**/api/jobs', async (route) => {
+    const res = await route.fetch();
+    await new Promise((r) => { setTimeout(r, 600); });
+    await route.fulfill({ response: res });
+  });
+  const r = await inPage(async (api) => {
+    const ctl = new AbortController();
+    const t0 = performance.now();
+    const src = `function spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(6e5)); cube(2); // ${Math.random()}`;
+    const p = api.render(src, { renderer: 'server', memory: false, signal: ctl.signal });
+    setTimeout(() => ctl.abort(new DOMException('stop', 'AbortError')), 100);
+    try { await p; return { outcome: 'resolved' }; } catch (e) { return { outcome: e.name, ms: performance.now() - t0 }; }
+  });
+  assert.equal(r.outcome, 'AbortError');
+  assert.ok(r.ms < 400, `rejected at once (${r.ms} ms), not after the answer`);
+  await page.waitForTimeout(1000);
+  await page.unrouteAll();
+  page.off('request', onRequest);
+  assert.equal(deletes.length, 1, 'the job created meanwhile is cancelled');
+  const job = await (await fetch(new URL(deletes[0], BASE_URL))).json();
+  assert.equal(job.state, 'cancelled');
+});
+
+test('a failed job is the same RenderError as a failed synchronous render', async () => {
+  const r = await inPage(async (api) => {
+    const events = [];
+    try {
+      await api.render(`x = 1;\ny = ;\ncube(x); // ${Math.random()}`, {
+        renderer: 'server', memory: false, onProgress: (e) => events.push(e.state ?? e.phase),
+      });
+      return 'resolved';
+    } catch (e) {
+      return { name: e.name, type: e.type, line: e.line, renderer: e.renderer, engine: e.engine,
+        log: /syntax error/.test(e.log), events };
+    }
+  });
+  assert.equal(r.name, 'RenderError');
+  assert.equal(r.type, 'invalid_scad');
+  assert.equal(r.line, 2);
+  assert.equal(r.renderer, 'server');
+  assert.equal(r.engine, 'wasm');
+  assert.equal(r.log, true);
+  assert.equal(r.events[0], 'server');
+  assert.equal(r.events.at(-1), 'failed');
+});
+
+test('a server without jobs gets the synchronous POST /api/render', async () => {
+  let jobs = 0;
+  await page.route('**/api/jobs', (route) => {
+    jobs++;
+    return route.fulfill({ status: 404, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ error: { type: 'not_found', message: 'no such endpoint' } }) });
+  });
+  const r = await inPage(async (api) => {
+    const res = await api.render(`cube(3); // ${Math.random()}`, { renderer: 'server', memory: false });
+    return [res.renderer, res.engine, res.bytes.length];
+  });
+  await page.unrouteAll();
+  assert.equal(jobs, 1);
+  assert.deepEqual(r, ['server', 'wasm', 684]);
 });

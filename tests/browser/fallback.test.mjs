@@ -1,5 +1,7 @@
 // fallback.test.mjs -- when the browser cannot render (no WebAssembly, the .wasm blocked, past the
-// time limit), the page asks the server (POST /api/render) by itself and says so.
+// time limit), the page asks the server by itself and says so. The server render is a job
+// (POST /api/jobs, followed to the end); the bytes and OpenSCAD's log then come from the cache
+// hit of POST /api/render, the one request serverRequests() counts.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
