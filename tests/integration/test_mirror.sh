@@ -148,8 +148,11 @@ t_corrupt_cache() {
   local s key
   s=$(render_src 'cube(16);'); key=$(header ETag); key=${key//\"/}
   [ -n "$(file_of "$key")" ] || fail "no file"
+  # The service stopped first: a worker that closes its connection after the file was
+  # overwritten would checkpoint its WAL into it and make it a database again.
+  inst_stop
   head -c 65536 /dev/urandom > "$INST_DIR/cache.sqlite"
-  rm -f "$INST_DIR/cache.sqlite-wal"
+  rm -f "$INST_DIR/cache.sqlite-wal" "$INST_DIR/cache.sqlite-shm"
   # A process that opens the garbage (here: after a restart) discards it, files included.
   inst_restart
   health_ok
