@@ -19,6 +19,19 @@ static const char B[] = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
 static const char C[] = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
 static const char D[] = "dddddddd-dddd-4ddd-8ddd-dddddddddddd";
 
+/* Removes the database and its WAL and shared-memory files. */
+static void
+remove_db(void)
+{
+	char other[320];
+
+	unlink(path);
+	snprintf(other, sizeof(other), "%s-wal", path);
+	unlink(other);
+	snprintf(other, sizeof(other), "%s-shm", path);
+	unlink(other);
+}
+
 static void
 fresh(void)
 {
@@ -27,7 +40,7 @@ fresh(void)
 		jobs_close(j);
 	snprintf(path, sizeof(path), "%s/scadserve-jobs-%d.sqlite",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-	unlink(path);
+	remove_db();
 	j = jobs_open(path);
 }
 
@@ -181,7 +194,7 @@ TEST(done_at_once_counts_and_pruning)
 	CHECK_STR(state_of(B), "queued");
 	jobs_close(j);
 	j = NULL;
-	unlink(path);
+	remove_db();
 }
 
 UNIT_MAIN(queued_running_done, identical_jobs_share_a_render_and_the_queue_is_bounded,
