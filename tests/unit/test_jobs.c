@@ -33,8 +33,21 @@ remove_db(void)
 }
 
 static void
+cleanup(void)
+{
+	jobs_close(j);
+	j = NULL;
+	if (path[0] != '\0')
+		remove_db();
+}
+
+static void
 fresh(void)
 {
+	static int registered;
+
+	if (!registered++)
+		atexit(cleanup);
 	log_set_level(LOG_ERROR);
 	if (j != NULL)
 		jobs_close(j);
