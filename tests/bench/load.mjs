@@ -356,13 +356,23 @@ try {
 } catch { /* no log */ }
 writeFileSync(join(OUT, "load-log.txt"), logLines.join("\n") + (logLines.length ? "\n" : ""));
 
+// The log lines grouped by message (request ids, pids, times and numbers out).
+const groups = new Map();
+for (const l of logLines) {
+  const msg = l.replace(/^\S+ scadserve\[\d+\] /, "").replace(/\[[0-9a-f-]{36}\] /, "").replace(/\d+(\.\d+)?/g, "N").slice(0, 160);
+  groups.set(msg, (groups.get(msg) ?? 0) + 1);
+}
+const logGroups = [...groups].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${v} x \`${k.replaceAll("`", "'")}\``).join("; ");
+
 // Memory table.
 writeFileSync(join(OUT, "load-memory.tsv"), "pid\trole\tVmHWM_kib\tVmRSS_kib_last\tsamples\n" +
   [...mem].map(([pid, e]) => `${pid}\t${e.role}\t${e.hwm}\t${e.rss}\t${e.seen}`).join("\n") + "\n");
 
 // Jobs figures.
 const jobs = readFileSync(jobsFile, "utf8").trim().split("\n").slice(1).map((l) => l.split("\t"));
-const jobMs = jobs.map((j) => Number(j[2])).sort((a, b) => a - b);
+// The target is on the accepted jobs (202, or 200 for a cached model); a deliberate 503 is fast.
+const jobMs = jobs.filter((j) => j[4] === "202" || j[4] === "200").map((j) => Number(j[2])).sort((a, b) => a - b);
+const jobMsAll = jobs.map((j) => Number(j[2])).sort((a, b) => a - b);
 const jobCodes = new Map();
 for (const j of jobs) { const c = j[4] + (j[5] ? ` ${j[5]}` : ""); jobCodes.set(c, (jobCodes.get(c) ?? 0) + 1); }
 const jobFinal = new Map();
@@ -380,7 +390,12 @@ for (const c of classes) for (const [k, v] of stats[c].codes) {
   if (k === "503 overloaded") { overloaded += v; continue; }
   bad.push(`${c} ${k}: ${v}`);
 }
-for (const [k, v] of jobCodes) if (k !== "202" && k !== "200") bad.push(`POST /api/jobs ${k}: ${v}`);
+let jobsOverloaded = 0;
+for (const [k, v] of jobCodes) {
+  if (k === "202" || k === "200") continue;
+  if (k === "503 overloaded") { jobsOverloaded += v; continue; }
+  bad.push(`POST /api/jobs ${k}: ${v}`);
+}
 const wrong = classes.reduce((a, c) => a + stats[c].wrongCache + stats[c].wrongBytes, 0);
 
 say(`## 5. Under load: ${100 - 100 / EVERY} % cache hits, ${100 / EVERY} % cold renders, and POST /api/jobs alongside`);
@@ -399,17 +414,17 @@ for (const c of [...classes, "all"]) {
 }
 const hitsMs = [...stats["get-hit"].ms, ...stats["post-hit"].ms].sort((a, b) => a - b);
 say(`| hits, both kinds | ${hitsMs.length} | ${((stats["get-hit"].inWindow + stats["post-hit"].inWindow) / SECONDS).toFixed(1)} | ${fmtMs(pct(hitsMs, 50))} ms | ${fmtMs(pct(hitsMs, 90))} ms | ${fmtMs(pct(hitsMs, 99))} ms | ${fmtMs(hitsMs[hitsMs.length - 1])} ms | |`);
-say(`| \`POST /api/jobs\` (${JOBS_RATE}/s, its own process) | ${jobs.length} | ${(jobs.length / SECONDS).toFixed(1)} | ${fmtMs(pct(jobMs, 50))} ms | ${fmtMs(pct(jobMs, 90))} ms | **${fmtMs(pct(jobMs, 99))} ms** | ${fmtMs(jobMs[jobMs.length - 1])} ms | ${codesText(jobCodes)} |`);
+say(`| \`POST /api/jobs\` accepted (${JOBS_RATE}/s, its own process) | ${jobMs.length} of ${jobs.length} | ${(jobs.length / SECONDS).toFixed(1)} sent | ${fmtMs(pct(jobMs, 50))} ms | ${fmtMs(pct(jobMs, 90))} ms | **${fmtMs(pct(jobMs, 99))} ms** | ${fmtMs(jobMs[jobMs.length - 1])} ms | ${codesText(jobCodes)} |`);
 say();
-say(`*per second*: answers to requests sent and answered within the ${SECONDS} s, over ${SECONDS} s (the last answers came ${((loadElapsed - SECONDS * 1000) / 1000).toFixed(1)} s after the end). Renders by engine: ${codesText(stats.render.engines) || "none"}${stats.render.fallbacks ? ` (${stats.render.fallbacks} with X-Engine-Fallback)` : ""}. Answers whose X-Cache or size was not what the class expects: ${wrong}. The jobs' final states: ${codesText(jobFinal)}; the jobs client's own scheduling delay p99 ${fmtMs(pct(jobLate, 99))} ms (not in its figures).`);
+say(`*per second*: answers to requests sent and answered within the ${SECONDS} s, over ${SECONDS} s (the last answers came ${((loadElapsed - SECONDS * 1000) / 1000).toFixed(1)} s after the end). Renders by engine: ${codesText(stats.render.engines) || "none"}${stats.render.fallbacks ? ` (${stats.render.fallbacks} with X-Engine-Fallback)` : ""}. Answers whose X-Cache or size was not what the class expects: ${wrong}. \`POST /api/jobs\`: the percentiles are of the accepted jobs; over every answer (${jobs.length}) p99 ${fmtMs(pct(jobMsAll, 99))} ms. The jobs' final states: ${codesText(jobFinal)} ("-": not accepted); the jobs client's own scheduling delay (how late it sent, not in its figures) p99 ${fmtMs(pct(jobLate, 99))} ms: a measure of how busy the CPUs were.`);
 say();
 const t1 = bad.length === 0 && wrong === 0 ? "met" : "not";
-const t2 = pct(jobMs, 99) < 100 && ![...jobCodes.keys()].some((k) => k !== "202" && k !== "200") ? "met" : "not";
+const t2 = jobMs.length > 0 && pct(jobMs, 99) < 100 ? "met" : "not";
 const t3 = idle && leftRenderers.length === 0 && zombies.length === 0 ? "met" : "not";
 say(`| target | figure | |`);
 say(`|---|---|---|`);
-say(`| no 5xx but \`503 overloaded\`, no failed request | ${bad.length ? bad.join("; ") : "none"}; ${overloaded} \`503 overloaded\`${wrong ? `; ${wrong} wrong answers` : ""} | ${verdict(t1)} |`);
-say(`| \`POST /api/jobs\` p99 < 100 ms | p50 ${fmtMs(pct(jobMs, 50))} / p90 ${fmtMs(pct(jobMs, 90))} / p99 ${fmtMs(pct(jobMs, 99))} ms over ${jobs.length} | ${verdict(t2)} |`);
+say(`| no 5xx but \`503 overloaded\`, no failed request | ${bad.length ? bad.join("; ") : "none"}; deliberate \`503 overloaded\` (the program's, with Retry-After): ${overloaded} to the load, ${jobsOverloaded} to \`POST /api/jobs\`${wrong ? `; ${wrong} wrong answers` : ""} | ${verdict(t1)} |`);
+say(`| \`POST /api/jobs\` p99 < 100 ms | p50 ${fmtMs(pct(jobMs, 50))} / p90 ${fmtMs(pct(jobMs, 90))} / p99 ${fmtMs(pct(jobMs, 99))} ms over ${jobMs.length} accepted | ${verdict(t2)} |`);
 say(`| nothing left afterwards | ${idle ? "idle (nothing in flight or queued) after the load" : "**still rendering or queued 60 s after the load**"}; ${leftRenderers.length} renderers, ${zombies.length} zombies${leftRenderers.length + zombies.length ? ": " + [...leftRenderers, ...zombies].map((o) => `${o.pid} (${o.state ?? "Z"}) ${o.cmd}`).join("; ") : ""}; WASM helpers ${helpers0.length} before, ${helpers1.length} after (${helpers1.filter((p) => !helpers0.includes(p)).length} new) | ${verdict(t3)} |`);
 say();
 
@@ -431,7 +446,7 @@ for (const role of roles) {
 }
 say(`| **all** | ${mem.size} | | ${(total / 1024).toFixed(1)} MiB |`);
 say();
-say(`Metrics over the run: ${mdelta("scadserve_renders_total")} renders, ${mdelta("scadserve_single_flight_joins_total")} single-flight joins, ${mdelta("scadserve_client_disconnects_total")} client disconnects, ${mdelta("scadserve_engine_fallbacks_total")} engine fallbacks, ${mdelta("scadserve_wasm_helper_replaced_total")} helpers replaced, ${mdelta("scadserve_errors_total")} errors counted. ${logLines.length} warning/error lines in scadserve.log (load-log.txt)${logLines.length ? ", the first: `" + logLines[0].slice(0, 200).replaceAll("`", "'") + "`" : ""}.`);
+say(`Metrics over the run: ${mdelta("scadserve_renders_total")} renders, ${mdelta("scadserve_single_flight_joins_total")} single-flight joins, ${mdelta("scadserve_client_disconnects_total")} client disconnects, ${mdelta("scadserve_engine_fallbacks_total")} engine fallbacks, ${mdelta("scadserve_wasm_helper_replaced_total")} helpers replaced, ${mdelta("scadserve_errors_total")} errors counted. ${logLines.length} warning/error lines in scadserve.log (load-log.txt)${logLines.length ? ": " + logGroups + "" : ""}.`);
 say();
 log(`done: ${all.length} answers, jobs p99 ${fmtMs(pct(jobMs, 99))} ms, failures: ${bad.length ? bad.join("; ") : "none"}`);
 if (jobsCode !== 0) die(`the jobs client exited with ${jobsCode}`);
