@@ -11,8 +11,8 @@ export const RETRY = Object.freeze({
 
 export const POLL = Object.freeze({
   firstMs: 200,         // first look at a job this long after submitting it
-  factor: 1.25,         // each wait a little longer than the last
-  maxMs: 1_000,         // but never longer than this
+  factor: 1.2,          // each wait a little longer than the last
+  maxMs: 500,           // but never longer than this (a finished job waits no longer for its look)
   failures: 5,          // consecutive failed looks (network, 502-504) before giving up
 });
 
