@@ -97,9 +97,19 @@ test('Cancel during a slow server render deletes the job, and the server stops i
   const errors = watchErrors(page);
   const requests = apiRequests(page);
   await page.goto(pageUrl({ query: 'renderer=server', source: slow() }));
-  // Running: the status line names OpenSCAD's stage and counts the seconds.
-  await page.waitForFunction(() => /Rendering on the server — .+ — \d+\.\d s/.test(document.querySelector('#status-text').textContent),
-    null, { timeout: 10_000, polling: 20 });
+  // Running: the status line names OpenSCAD's stage and counts the seconds. (A job is running
+  // from when a runner takes it; the stage comes once it has a render slot.)
+  try {
+    await page.waitForFunction(() => /Rendering on the server — .+ — \d+\.\d s/.test(document.querySelector('#status-text').textContent),
+      null, { timeout: 20_000, polling: 20 });
+  } catch (err) {
+    const lines = requests.map((r) => r.line);
+    const jobPath = lines.find((l) => /^GET \/api\/jobs\//.test(l))?.split(' ')[1];
+    const job = jobPath ? await (await fetch(new URL(jobPath, BASE_URL))).text() : 'no job';
+    const metrics = (await (await fetch(api('metrics'))).text()).split('\n').filter((l) => /^scadserve_(jobs|renders|queue|slots)/.test(l));
+    err.message += `\nstatus: ${JSON.stringify(await status(page))}\njob: ${job}\n${metrics.join('\n')}`;
+    throw err;
+  }
   const running = await status(page);
   assert.equal(running.job, 'running');
   assert.match(running.text, /rendering \(OpenSCAD 2025, WASM\)/);
