@@ -171,6 +171,15 @@ handle_render(struct call *c)
 		free(ce.data);
 		goto out;
 	}
+	/*
+	 * The front pool answers hits; a miss goes on to the render pool (nginx's named location
+	 * @render, with the same method and body), so that a hit never waits behind renders.
+	 */
+	if (app->front) {
+		resp_send(c->rq->out, 200, "text/plain", "X-Accel-Redirect: @render\r\n", c->id, "", 0,
+		    c->head);
+		goto out;
+	}
 	metrics_add(M_CACHE_MISSES, 1);
 	if (app->policy.refuse) {
 		/* Fail closed: no renderer runs without the file-access sandbox unless asked. */
@@ -655,7 +664,9 @@ api_handle(struct app *app, FCGX_Request *rq)
 	memcpy(path, uri, n);
 	path[n] = '\0';
 	route = req_route(c.method, path, key, &c.e);
-	metrics_request(route);
+	/* A render the front pool handed on was counted there already. */
+	if (FCGX_GetParam("SCADSERVE_HANDED_ON", rq->envp) == NULL)
+		metrics_request(route);
 	switch (route) {
 	case ROUTE_RENDER:
 		handle_render(&c);

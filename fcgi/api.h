@@ -19,6 +19,7 @@ struct app {
 	struct sandbox_policy policy;   /* what renderers may touch; fixed at start */
 	struct cache *cache;
 	struct jobs *jobs;         /* the render jobs (<state>/jobs.sqlite); NULL if it failed */
+	int front;                 /* SCADSERVE_ROLE=front: answers render hits, hands misses on */
 	char slots_dir[1200];
 	char flight_dir[1200];     /* single-flight lock files, one per key rendering */
 	long started;              /* time(NULL) at start */

@@ -143,10 +143,9 @@ main(int argc, char *argv[])
 	 * pool's (SCADSERVE_ROLE=front: nginx sends them everything but renders) only if one ever
 	 * renders.
 	 */
+	app.front = getenv("SCADSERVE_ROLE") != NULL && strcmp(getenv("SCADSERVE_ROLE"), "front") == 0;
 	if (engine_wasm_init(&app.cfg, &app.policy) == 0) {
-		const char *role = getenv("SCADSERVE_ROLE");
-
-		if (role == NULL || strcmp(role, "front") != 0) {
+		if (!app.front) {
 			engine_wasm_warm();
 			engine_wasm_wait_ready();	/* so health, in any worker, can say so */
 		}

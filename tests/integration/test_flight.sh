@@ -87,9 +87,16 @@ t_front_door() {
   # Both render workers busy: both renderers running.
   for i in $(seq 1 100); do [ "$(cli_running)" = 2 ] && break; sleep 0.05; done
   expect_eq "renderers running" "$(cli_running)" 2 || { wait; return 1; }
-  for what in /api/health /api/metrics "/api/models/$key" /api/nope; do
+  for what in /api/health /api/metrics "/api/models/$key" /api/nope "POST /api/render"; do
     t0=$(date +%s%N)
-    s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE_URL$what")
+    if [ "$what" = "POST /api/render" ]; then
+      # A render request that is a cache hit: the front pool answers it.
+      s=$(curl -s -o /dev/null -D "$TMP/hit.h" -w '%{http_code}' --max-time 10 \
+        -H 'Content-Type: text/plain' --data-binary 'cube(3.25);' "$BASE_URL/api/render")
+      grep -qi '^x-cache: hit' "$TMP/hit.h" || fail "the render request was not a hit"
+    else
+      s=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE_URL$what")
+    fi
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     [ "$ms" -gt "$worst" ] && worst=$ms
     case "$what" in /api/nope) expect_eq "$what" "$s" 404 ;; *) expect_eq "$what" "$s" 200 ;; esac
@@ -98,7 +105,7 @@ t_front_door() {
   [ "$worst" -lt 1000 ] || fail "slowest answer ${worst} ms"
   wait
 }
-check "every render worker busy: health, metrics and cached models answer at once" t_front_door
+check "every render worker busy: health, metrics, cached models and render hits answer at once" t_front_door
 
 # Ten distinct slow renders at once, two slots: never more than two render, and the front door
 # stays open all along. Ten render workers here, so that all ten requests are inside the
