@@ -353,6 +353,15 @@ jobs_should_stop(struct jobs *j, const char *key)
 }
 
 void
+jobs_requeue(struct jobs *j, const char *key)
+{
+	const char *k[2] = { key, NULL };
+
+	(void)run(j, "UPDATE renders SET state = 'queued', runner = 0, created = 0 WHERE key = ?1 "
+	    "AND state = 'running'", k);
+}
+
+void
 jobs_stage(struct jobs *j, const char *key, const char *stage)
 {
 	const char *a[3] = { stage, key, NULL };

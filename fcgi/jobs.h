@@ -66,6 +66,9 @@ void jobs_work_free(struct job_work *w);
 /* 1 if the running render of key was asked to stop. */
 int jobs_should_stop(struct jobs *j, const char *key);
 
+/* Puts the running render of key back at the head of the queue (stopped by mistake). */
+void jobs_requeue(struct jobs *j, const char *key);
+
 /* Notes what the running render of key does now. */
 void jobs_stage(struct jobs *j, const char *key, const char *stage);
 

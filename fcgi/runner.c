@@ -96,8 +96,11 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 		goto out;
 	}
 	engine = engine_choose(&env, &r, &why);
-	if (key_derive(&r, engine_id(&env, engine), key) || strcmp(key, w->key) != 0)
-		snprintf(key, sizeof(key), "%s", w->key);	/* the engine changed since: keep it */
+	if (key_derive(&r, engine_id(&env, engine), key) || strcmp(key, w->key) != 0) {
+		/* Not the engine the job's key names (its WASM helper is down, say): say why. */
+		log_msg(LOG_INFO, rid, "rendered by the %s engine: %s", engine, why);
+		snprintf(key, sizeof(key), "%s", w->key);
+	}
 	/* One render per key, whoever asked (a job or a synchronous request). */
 	if ((flight = flight_join(app->flight_dir, key, 86400, -1, app->stopping, &waited, &gone,
 	    &e)) < 0) {
@@ -125,15 +128,27 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 	jobs_stage(j, w->key, strcmp(engine, "wasm") == 0 ? "rendering (OpenSCAD 2025, WASM)" :
 	    "rendering (OpenSCAD CLI)");
 	if (engine_render(&env, &r, rid, &out, &e)) {
-		if (out.cancelled) {
+		if (out.cancelled && !jobs_should_stop(j, w->key)) {
+			/*
+			 * A stop meant for the render before this one (its DELETE read this runner's
+			 * pid as that render ended): nobody cancelled this one. Run it again.
+			 */
+			log_msg(LOG_WARN, rid, "stopped by a cancel meant for another render: queued "
+			    "again");
+			jobs_requeue(j, w->key);
+		} else if (out.cancelled) {
 			metrics_add(M_CLIENT_GONE, 1);
 			(void)jobs_finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
 		} else
 			finish_failed(j, w->key, out.engine, &e);
 		goto out;
 	}
-	if (strcmp(out.engine, engine) != 0 && key_derive(&r, out.engine_id, key))
-		snprintf(key, sizeof(key), "%s", w->key);
+	/* Stored under the key of the engine that made it, whatever the job's key named. */
+	if (key_derive(&r, out.engine_id, key)) {
+		err_set(&e, ERR_INTERNAL, "cannot derive the cache key");
+		finish_failed(j, w->key, out.engine, &e);
+		goto out;
+	}
 	switch (cache_put(app->cache, key, r.format->content_type, out.data, out.len,
 	    out.engine_id, out.summary)) {
 	case CACHE_STORED:
