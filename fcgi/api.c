@@ -134,36 +134,53 @@ send_model(struct call *c, const char *key, const char *ctype, const unsigned ch
 	resp_send(c->rq->out, 200, ctype, headers, c->id, data, len, c->head);
 }
 
+/*
+ * The start of every render request (POST /api/render, POST /api/jobs): reads and parses the
+ * body into r, chooses the engine and derives the key, which names that engine (results
+ * differ between engines). *body (owned by the caller, free()) keeps the request as it came.
+ * 0, or -1 with c->e filled.
+ */
+static int
+render_request(struct call *c, const struct engine_env *env, struct req_render *r,
+    char **body, size_t *len, char key[65], const char **engine)
+{
+	const struct config *cfg = &c->app->cfg;
+	struct req_limits lim;
+	const char *why;
+
+	lim.body_max = cfg->body_max;
+	lim.timeout_max = cfg->timeout;
+	lim.files_max = cfg->files_max;
+	if ((*body = read_body(c, lim.body_max, len)) == NULL)
+		return -1;
+	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), *body, *len,
+	    &lim, r, &c->e))
+		return -1;
+	*engine = engine_choose(env, r, &why);
+	if (key_derive(r, engine_id(env, *engine), key)) {
+		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 handle_render(struct call *c)
 {
 	struct app *app = c->app;
-	struct req_limits lim;
 	struct req_render r;
 	struct cache_entry ce;
 	struct engine_env env = { &app->cfg, &app->probe, &app->policy, c->rq->ipcFd };
 	struct engine_out out;
 	size_t len = 0;
 	char key[65], *body = NULL;
-	const char *engine, *why;
+	const char *engine;
 	int slot = -1, flight = -1, waited = 0, gone = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
-	lim.body_max = app->cfg.body_max;
-	lim.timeout_max = app->cfg.timeout;
-	lim.files_max = app->cfg.files_max;
-	if ((body = read_body(c, lim.body_max, &len)) == NULL)
+	if (render_request(c, &env, &r, &body, &len, key, &engine))
 		goto fail;
-	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), body, len,
-	    &lim, &r, &c->e))
-		goto fail;
-	/* The key names the engine that will make the result (results differ between them). */
-	engine = engine_choose(&env, &r, &why);
-	if (key_derive(&r, engine_id(&env, engine), key)) {
-		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
-		goto fail;
-	}
 	c->engine = engine;
 	if (cache_get(app->cache, key, &ce)) {
 		metrics_add(M_CACHE_HITS, 1);
@@ -551,33 +568,21 @@ static void
 handle_jobs(struct call *c)
 {
 	struct app *app = c->app;
-	struct req_limits lim;
 	struct req_render r;
 	struct engine_env env = { &app->cfg, &app->probe, &app->policy, -1 };
-	const char *engine, *why;
+	const char *engine;
 	char key[65], id[37], *body = NULL;
 	size_t len = 0;
 	int joined = 0, done;
 	uuid_t u;
 
 	memset(&r, 0, sizeof(r));
-	lim.body_max = app->cfg.body_max;
-	lim.timeout_max = app->cfg.timeout;
-	lim.files_max = app->cfg.files_max;
 	if (app->jobs == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
 		goto fail;
 	}
-	if ((body = read_body(c, lim.body_max, &len)) == NULL)
+	if (render_request(c, &env, &r, &body, &len, key, &engine))
 		goto fail;
-	if (req_parse_render(param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"), body, len,
-	    &lim, &r, &c->e))
-		goto fail;
-	engine = engine_choose(&env, &r, &why);
-	if (key_derive(&r, engine_id(&env, engine), key)) {
-		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
-		goto fail;
-	}
 	done = cache_has(app->cache, key);
 	if (!done && app->policy.refuse) {
 		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
