@@ -317,14 +317,12 @@ cache_free(struct cache *c)
 	free(c);
 }
 
-/* Runs a one-step statement with key bound as ?1 (and optional int ?2). */
+/* Binds the optional int ?2, runs the one-step write st (its ?1 bound) and resets it. */
 static int
-exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
+step_write(struct cache *c, sqlite3_stmt *st, sqlite3_int64 arg)
 {
-	sqlite3_stmt *st = c->st[s];
 	int rc;
 
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(st) >= 2)
 		sqlite3_bind_int64(st, 2, arg);
 	rc = sqlite3_step(st);
@@ -333,20 +331,24 @@ exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
 	return rc == SQLITE_DONE ? 0 : db_fail(c, rc, "write");
 }
 
+/* Runs a one-step statement with key bound as ?1 (and optional int ?2). */
+static int
+exec_key(struct cache *c, enum stmt s, const char *key, sqlite3_int64 arg)
+{
+	sqlite3_stmt *st = c->st[s];
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return step_write(c, st, arg);
+}
+
 /* Runs a one-step statement with the row id bound as ?1 (and optional int ?2). */
 static int
 exec_id(struct cache *c, enum stmt s, sqlite3_int64 id, sqlite3_int64 arg)
 {
 	sqlite3_stmt *st = c->st[s];
-	int rc;
 
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, arg);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(c, rc, "write");
+	return step_write(c, st, arg);
 }
 
 /*
