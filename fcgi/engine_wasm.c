@@ -380,8 +380,11 @@ exchange(const unsigned char *req, size_t reqlen, double deadline, struct logbuf
 			return XFER_DIED;
 		if (pr <= 0)
 			continue;
-		if (pfd[3].revents & (POLLRDHUP | POLLHUP | POLLERR))
+		if (pfd[3].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
 			return XFER_CANCELLED;
+		/* The helper's pipes closed under us: never spin on them until the deadline. */
+		if ((pfd[0].revents | pfd[1].revents | pfd[2].revents) & POLLNVAL)
+			return XFER_DIED;
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(W.proc.log, chunk, sizeof(chunk));
 			if (n > 0 && lb != NULL)
@@ -497,6 +500,13 @@ helper_ready(void)
 	W.failed_at = now();
 	metrics_add(M_WASM_START_FAILURES, 1);
 	log_msg(LOG_ERROR, NULL, "%s; the CLI answers for %.0f s", W.why, RETRY_SECONDS);
+	if (said != NULL && said[0] != '\0') {
+		/* All of it, on one line of the log: the cause is rarely its last line. */
+		for (char *p = said; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		log_msg(LOG_ERROR, NULL, "the WASM helper said: %.2000s", said);
+	}
 	helper_kill();
 out:
 	json_decref(root);

@@ -25,21 +25,22 @@
 #define KEEP_SECONDS 3600       /* finished jobs are kept this long */
 
 /*
- * The end of a socket pair a render watches (engine_env.watch_fd): SIGUSR1 (DELETE of its job)
- * closes the other end, and the render stops as if its client had gone away.
+ * The other end of the socket pair a render watches (engine_env.watch_fd): SIGUSR1 (DELETE of
+ * its job) shuts it down, and the render stops as if its client had gone away. Shut down, not
+ * closed: run_one owns the descriptor and closes it, and a close here would free its number
+ * for the next pipe opened (the replacement helper's) for run_one to close by mistake.
  */
 static volatile sig_atomic_t cancel_fd = -1;
 
 static void
 on_cancel(int sig)
 {
-	int fd = cancel_fd;
+	int fd = cancel_fd, saved = errno;
 
 	(void)sig;
-	if (fd >= 0) {
-		cancel_fd = -1;
-		close(fd);
-	}
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+	errno = saved;
 }
 
 static int
@@ -168,7 +169,7 @@ out:
 	if (pair[0] >= 0)
 		close(pair[0]);
 	if (pair[1] >= 0)
-		close(pair[1]);	/* EBADF if the signal closed it: harmless */
+		close(pair[1]);
 	slot_release(slot);
 	flight_leave(app->flight_dir, w->key, flight);
 	engine_out_free(&out);

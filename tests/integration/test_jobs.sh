@@ -62,7 +62,7 @@ t_job_failed() {
 check "a failed job carries the error object; bad requests are refused at once; unknown ids 404" t_job_failed
 
 t_job_cancel() {
-  local a b s gone replaced i
+  local a b s gone replaced i id failures
   gone=$(metric scadserve_client_disconnects_total)
   replaced=$(metric scadserve_wasm_helper_replaced_total)
   s=$(job_post "$SPIN cube(1); // a $RANDOM"); a=$(jq -r .id "$TMP/body")
@@ -84,8 +84,22 @@ t_job_cancel() {
   expect_eq "renderer stopped (helper replaced)" "$(metric scadserve_wasm_helper_replaced_total)" $((replaced + 1))
   expect_eq "stops counted" "$(metric scadserve_client_disconnects_total)" $((gone + 1))
   expect_eq "b still cancelled" "$(job_state "$b")" cancelled
-  # The runner goes on with the next job.
-  s=$(job_post "cube(6); // $RANDOM"); wait_state "$(jq -r .id "$TMP/body")" done
+  # The runner goes on with the next jobs, on a fresh helper of the same engine (a cancel once
+  # closed the replacement helper's pipe: the next render waited 20 s and fell back to the CLI).
+  failures=$(metric scadserve_wasm_helper_start_failures_total)
+  for i in 1 2; do
+    s=$(job_post "cube(6); // $i $RANDOM"); id=$(jq -r .id "$TMP/body")
+    wait_state "$id" done || return 1
+    expect_eq "engine after a cancel ($i)" "$(curl -s "$BASE_URL/api/jobs/$id" | jq -r .engine)" wasm
+    if [ "$i" = 1 ]; then
+      # Cancel another running render on that runner, then render again.
+      s=$(job_post "$SPIN cube(1); // c $RANDOM"); a=$(jq -r .id "$TMP/body")
+      wait_state "$a" running || return 1
+      s=$(req DELETE "/api/jobs/$a")
+      expect_eq "DELETE running again" "$s" 200
+    fi
+  done
+  expect_eq "helper start failures" "$(metric scadserve_wasm_helper_start_failures_total)" "$failures"
 }
 check "DELETE: a queued job never runs, a running one's renderer stops within a second" t_job_cancel
 
