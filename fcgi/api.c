@@ -16,7 +16,7 @@
 #include "api.h"
 #include "engine.h"
 #include "engine_wasm.h"
-#include "flight.h"
+#include "format.h"
 #include "jobs.h"
 #include "key.h"
 #include "log.h"
@@ -24,7 +24,9 @@
 #include "req.h"
 #include "resp.h"
 #include "sandbox.h"
+#include "render.h"
 #include "slot.h"
+#include "spool.h"
 #include "text.h"
 
 /* One request in flight. */
@@ -164,21 +166,89 @@ render_request(struct call *c, const struct engine_env *env, struct req_render *
 	return 0;
 }
 
+/* New job id into id (37 bytes). */
+static void
+job_id(char id[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+}
+
+/*
+ * Cancels job id; when nobody else waits on its render, its runner stops it (and counts it as
+ * stopped: *told 1). 1, 0 or -1.
+ */
+static int
+job_cancel(struct call *c, const char *id, int *told)
+{
+	int runner = 0, rc = jobs_cancel(c->app->jobs, id, &runner);
+
+	*told = runner > 0;
+
+	if (rc > 0)
+		metrics_add(M_JOBS_SUBMITTED, 1);	/* the runners look again */
+	/* Its runner stops the renderer when told (SIGUSR1). */
+	if (runner > 0 && kill(runner, SIGUSR1) != 0)
+		log_msg(LOG_WARN, c->id, "cannot tell runner %d to stop: %s", runner,
+		    strerror(errno));
+	return rc;
+}
+
+/*
+ * Records a job for a parsed render request: done at once if key is cached, else joining
+ * the render of key or queueing one (overloaded past SCADSERVE_QUEUE_MAX). id gets its UUID,
+ * *done whether it is done already. 0, or -1 with c->e filled.
+ */
+static int
+job_submit(struct call *c, const char *key, const char *body, size_t len, char id[37],
+    int *done)
+{
+	struct app *app = c->app;
+	int joined = 0;
+
+	if (app->jobs == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
+		return -1;
+	}
+	*done = cache_has(app->cache, key);
+	if (!*done && app->policy.refuse) {
+		/* Fail closed: no renderer runs without the file-access sandbox unless asked. */
+		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
+		    "cannot be confined: %s (the operator can see /api/health)", app->policy.why);
+		return -1;
+	}
+	job_id(id);
+	if (jobs_submit(app->jobs, id, key, param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"),
+	    body, len, *done, app->cfg.queue_max, &joined, &c->e))
+		return -1;
+	if (joined)
+		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
+	else if (!*done)
+		metrics_add(M_JOBS_SUBMITTED, 1);
+	return 0;
+}
+
+/*
+ * POST /api/render. A hit is answered here. A miss is a job the request waits on: recorded
+ * here (so the queue counts it from now, in arrival order, and refuses it past its bound),
+ * then handed, as X-Accel-Redirect: /_scadserve/wait/{id}, to the wait pool, whose worker
+ * answers it when a job runner has rendered it (handle_wait). Renders never hold this worker.
+ */
 static void
 handle_render(struct call *c)
 {
 	struct app *app = c->app;
 	struct req_render r;
 	struct cache_entry ce;
-	struct engine_env env = { &app->cfg, &app->probe, &app->policy, c->rq->ipcFd };
-	struct engine_out out;
+	struct engine_env env = { &app->cfg, &app->probe, &app->policy, -1 };
 	size_t len = 0;
-	char key[65], *body = NULL;
+	char key[65], id[37], headers[128], *body = NULL;
 	const char *engine;
-	int slot = -1, flight = -1, waited = 0, gone = 0;
+	int done;
 
 	memset(&r, 0, sizeof(r));
-	memset(&out, 0, sizeof(out));
 	if (render_request(c, &env, &r, &body, &len, key, &engine))
 		goto fail;
 	c->engine = engine;
@@ -188,93 +258,168 @@ handle_render(struct call *c)
 		free(ce.data);
 		goto out;
 	}
-	/*
-	 * The front pool answers hits; a miss goes on to the render pool (nginx's named location
-	 * @render, with the same method and body), so that a hit never waits behind renders.
-	 */
-	if (app->front) {
-		resp_send(c->rq->out, 200, "text/plain", "X-Accel-Redirect: @render\r\n", c->id, "", 0,
-		    c->head);
-		goto out;
-	}
 	metrics_add(M_CACHE_MISSES, 1);
-	if (app->policy.refuse) {
-		/* Fail closed: no renderer runs without the file-access sandbox unless asked. */
-		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
-		    "cannot be confined: %s (the operator can see /api/health)", app->policy.why);
-		c->e.retry_after = 0;
+	if (job_submit(c, key, body, len, id, &done))
 		goto fail;
-	}
-	/*
-	 * Single-flight: one request per key renders; an identical one waits for it, then finds
-	 * the result in the cache (or, if that render failed, renders in its turn).
-	 */
-	if ((flight = flight_join(app->flight_dir, key, app->cfg.queue_wait, c->rq->ipcFd,
-	    app->stopping, &waited, &gone, &c->e)) < 0) {
-		if (gone) {
-			metrics_add(M_CLIENT_GONE, 1);
-			log_msg(LOG_INFO, c->id, "the client went away while an identical render ran");
-			goto out;
-		}
-		goto fail;
-	}
-	if (waited && cache_get(app->cache, key, &ce)) {
-		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
-		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
-		free(ce.data);
-		goto out;
-	}
-	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, app->cfg.queue_wait,
-	    app->cfg.queue_max, app->stopping, &c->e)) < 0)
-		goto fail;
-	/* Another process may have rendered it while we waited for the slot. */
-	if (cache_get(app->cache, key, &ce)) {
-		slot_release(slot);
-		send_model(c, key, ce.content_type, ce.data, ce.size, "hit", 0, r.format, ce.log);
-		free(ce.data);
-		goto out;
-	}
-	if (engine_render(&env, &r, c->id, &out, &c->e)) {
-		slot_release(slot);
-		if (out.cancelled) {
-			/* Nobody to answer: the render was stopped when the client went away. */
-			metrics_add(M_CLIENT_GONE, 1);
-			goto out;
-		}
-		goto fail;
-	}
-	slot_release(slot);
-	c->engine = out.engine;
-	c->fallback = out.fallback;
-	/* Another engine made it than the key named (the CLI for a crashed WASM render). */
-	if (strcmp(out.engine, engine) != 0 && key_derive(&r, out.engine_id, key)) {
-		err_set(&c->e, ERR_INTERNAL, "cannot derive the cache key");
-		goto fail;
-	}
-	switch (cache_put(app->cache, key, r.format->content_type, out.data, out.len,
-	    out.engine_id, out.summary)) {
-	case CACHE_STORED:
-		metrics_add(M_CACHE_STORES, 1);
-		break;
-	case CACHE_TOO_LARGE:
-		c->not_stored = "too_large";	/* over SCADSERVE_CACHE_ENTRY_MAX */
-		break;
-	default:
-		c->not_stored = "failed";
-		break;
-	}
-	flight_leave(app->flight_dir, key, flight);	/* stored: the waiters find it */
-	flight = -1;
-	send_model(c, key, r.format->content_type, out.data, out.len, "miss", out.seconds,
-	    r.format, out.summary);
+	snprintf(headers, sizeof(headers), "X-Accel-Redirect: /_scadserve/wait/%s\r\n", id);
+	resp_send(c->rq->out, 200, "text/plain", headers, c->id, "", 0, c->head);
 	goto out;
 fail:
 	fail(c);
 out:
-	flight_leave(app->flight_dir, key, flight);
-	engine_out_free(&out);
 	free(body);
 	req_render_free(&r);
+}
+
+static double
+now_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Answers a request whose job is done: the model, from the cache or the spool. */
+static void
+send_result(struct call *c, const struct job_info *ji)
+{
+	struct app *app = c->app;
+	struct cache_entry ce;
+	const struct format *fmt;
+	json_t *meta = ji->result ? json_loads(ji->result, 0, NULL) : NULL;
+	const char *key = ji->result_key[0] ? ji->result_key : ji->key, *log;
+	unsigned char *data = NULL;
+	size_t len = 0;
+
+	fmt = json_is_string(json_object_get(meta, "format")) ?
+	    format_find(json_string_value(json_object_get(meta, "format"))) : NULL;
+	c->engine = strcmp(ji->engine, "cli") == 0 ? "cli" : strcmp(ji->engine, "wasm") == 0 ?
+	    "wasm" : NULL;
+	c->fallback = json_string_value(json_object_get(meta, "fallback"));
+	c->not_stored = json_string_value(json_object_get(meta, "not_stored"));
+	log = json_string_value(json_object_get(meta, "log"));
+	if (fmt == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "the render's record is incomplete");
+		fail(c);
+	} else if (cache_get(app->cache, key, &ce)) {
+		send_model(c, key, ce.content_type, ce.data, ce.size, "miss", ji->seconds, fmt,
+		    ce.log);
+		free(ce.data);
+	} else if (spool_read(app->spool_dir, key, fmt->ext, &data, &len) == 0) {
+		send_model(c, key, fmt->content_type, data, len, "miss", ji->seconds, fmt, log);
+		free(data);
+	} else {
+		err_set(&c->e, ERR_INTERNAL, "the result was rendered but is gone (evicted at "
+		    "once?): render it again");
+		fail(c);
+	}
+	json_decref(meta);
+}
+
+/*
+ * GET /_scadserve/wait/{id}, from nginx only (an internal location; SCADSERVE_HANDED_ON):
+ * the rest of a POST /api/render that missed. Waits for its job and answers as a render does:
+ * the model, or the render's error. Its client going away cancels the job (the render stops
+ * unless another request waits on it); a job still queued after SCADSERVE_QUEUE_WAIT is
+ * given up: 503 overloaded.
+ */
+static void
+handle_wait(struct call *c, const char *id)
+{
+	struct app *app = c->app;
+	struct job_info ji;
+	double start = now_wall(), next = 0, t;
+	double queue_end = start + app->cfg.queue_wait;
+	double end = queue_end + app->cfg.timeout + 30;	/* a runner lost, twice: say so */
+	uint64_t seen = 0;
+	int rc, told;
+
+	if (app->jobs == NULL) {
+		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
+		fail(c);
+		return;
+	}
+	memset(&ji, 0, sizeof(ji));
+	jobs_wait_by(app->jobs, id, (int)getpid());	/* should this process die, nobody waits */
+	for (;;) {
+		t = now_wall();
+		/* A render ended (the counter moved), or a while went by: look at the job. */
+		if (metrics_get(M_JOBS_ENDED) != seen || t >= next) {
+			seen = metrics_get(M_JOBS_ENDED);
+			next = t + 0.25;
+			jobs_info_free(&ji);
+			if ((rc = jobs_get(app->jobs, id, &ji)) <= 0) {
+				err_set(&c->e, rc == 0 ? ERR_NOT_FOUND : ERR_INTERNAL, "no job %s to "
+				    "wait for", id);
+				fail(c);
+				break;
+			}
+			if (strcmp(ji.state, "done") == 0) {
+				send_result(c, &ji);
+				break;
+			}
+			if (strcmp(ji.state, "failed") == 0) {
+				if (err_from_json(&c->e, ji.error))
+					err_set(&c->e, ERR_INTERNAL, "the render failed");
+				fail(c);
+				break;
+			}
+			if (strcmp(ji.state, "cancelled") == 0) {
+				err_set(&c->e, ERR_OVERLOADED, "the render was cancelled (the service is "
+				    "stopping?): try again");
+				c->e.retry_after = 5;
+				fail(c);
+				break;
+			}
+			if ((strcmp(ji.state, "queued") == 0 && t >= queue_end) || t >= end ||
+			    *app->stopping) {
+				(void)job_cancel(c, id, &told);
+				if (*app->stopping)
+					err_set(&c->e, ERR_OVERLOADED, "the service is stopping: try "
+					    "again shortly");
+				else
+					err_set(&c->e, ERR_OVERLOADED, "no render slot came free in %.0f "
+					    "s (SCADSERVE_QUEUE_WAIT): try again shortly", t - start);
+				c->e.retry_after = 5;
+				fail(c);
+				break;
+			}
+		}
+		/* Waits a few milliseconds, or less if nginx drops the request (its client left). */
+		if (render_wait_hang_up(c->rq->ipcFd, 5)) {
+			log_msg(LOG_INFO, c->id, "the client went away after %.3f s: job %s "
+			    "cancelled", now_wall() - start, id);
+			/* A render stopped is counted by its runner; a wait given up, here. */
+			if (job_cancel(c, id, &told) >= 0 && !told)
+				metrics_add(M_CLIENT_GONE, 1);
+			break;
+		}
+	}
+	jobs_info_free(&ji);
+}
+
+/*
+ * A result too big for the cache, spooled for a while by the runner that made it (a job's
+ * model_url): 1 if it was sent, 0 if there is none.
+ */
+static int
+send_spooled(struct call *c, const char *key)
+{
+	const struct format *f;
+	unsigned char *data;
+	size_t len;
+	int i;
+
+	for (i = 0; i < format_count(); i++) {
+		f = format_at(i);
+		if (spool_read(c->app->spool_dir, key, f->ext, &data, &len) == 0) {
+			send_model(c, key, f->content_type, data, len, "hit", 0, NULL, NULL);
+			free(data);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -299,6 +444,8 @@ handle_model(struct call *c, const char *key)
 		return;
 	}
 	if (!cache_get(c->app->cache, key, &ce)) {
+		if (send_spooled(c, key))
+			return;
 		err_set(&c->e, ERR_NOT_FOUND, "no model with key %s in the cache (it may have "
 		    "been evicted: render it again)", key);
 		fail(c);
@@ -396,6 +543,15 @@ oom:
 	return NULL;
 }
 
+/* Renders waiting: queued for a runner, and runners waiting for a slot (RUNNERS > slots). */
+static int64_t
+queue_depth(struct app *app)
+{
+	int64_t n = app->jobs != NULL ? jobs_queue_depth(app->jobs) : 0;
+
+	return (n > 0 ? n : 0) + slot_queued(app->slots_dir, app->cfg.queue_max);
+}
+
 /*
  * GET /api/health. Anyone sees whether the service can render and with what; only the
  * operator (nginx sets SCADSERVE_OPERATOR=1 for the addresses in SCADSERVE_OPERATOR_NETS)
@@ -436,7 +592,7 @@ handle_health(struct call *c)
 	    "entry_max_bytes", (json_int_t)app->cfg.cache_entry_max,
 	    "render_slots", "total", app->cfg.slots,
 	    "busy", slot_busy(app->slots_dir, app->cfg.slots),
-	    "queued", (json_int_t)slot_queued(app->slots_dir, app->cfg.queue_max),
+	    "queued", (json_int_t)queue_depth(app),
 	    "limits", "body_bytes", (json_int_t)app->cfg.body_max,
 	    "timeout_seconds", app->cfg.timeout, "memory_bytes", (json_int_t)app->cfg.memory_max,
 	    "output_bytes", (json_int_t)app->cfg.output_max,
@@ -476,7 +632,7 @@ handle_metrics(struct call *c)
 	cache_stats(app->cache, &g.cache_entries, &g.cache_bytes);
 	g.slots_total = app->cfg.slots;
 	g.slots_busy = slot_busy(app->slots_dir, app->cfg.slots);
-	g.queued = slot_queued(app->slots_dir, app->cfg.queue_max);
+	g.queued = queue_depth(app);
 	g.jobs_known = app->jobs != NULL && jobs_counts(app->jobs, g.jobs) == 0;
 	if ((text = metrics_text(&g)) == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "out of memory");
@@ -573,34 +729,14 @@ handle_jobs(struct call *c)
 	const char *engine;
 	char key[65], id[37], *body = NULL;
 	size_t len = 0;
-	int joined = 0, done;
-	uuid_t u;
+	int done;
 
 	memset(&r, 0, sizeof(r));
-	if (app->jobs == NULL) {
-		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
-		goto fail;
-	}
-	if (render_request(c, &env, &r, &body, &len, key, &engine))
-		goto fail;
-	done = cache_has(app->cache, key);
-	if (!done && app->policy.refuse) {
-		err_set(&c->e, ERR_SANDBOX_UNAVAILABLE, "renders are refused because the renderer "
-		    "cannot be confined: %s", app->policy.why);
-		goto fail;
-	}
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, id);
-	if (jobs_submit(app->jobs, id, key, param(c, "CONTENT_TYPE"), param(c, "QUERY_STRING"),
-	    body, len, done, app->cfg.queue_max, &joined, &c->e))
-		goto fail;
-	if (joined)
-		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
-	send_job(c, 202, id);
-	goto out;
-fail:
-	fail(c);
-out:
+	if (render_request(c, &env, &r, &body, &len, key, &engine) ||
+	    job_submit(c, key, body, len, id, &done))
+		fail(c);
+	else
+		send_job(c, 202, id);
 	free(body);
 	req_render_free(&r);
 }
@@ -609,23 +745,17 @@ out:
 static void
 handle_job(struct call *c, const char *id)
 {
-	int runner = 0;
+	int told;
 
 	if (c->app->jobs == NULL) {
 		err_set(&c->e, ERR_INTERNAL, "the jobs database is not available");
 		fail(c);
 		return;
 	}
-	if (strcmp(c->method, "DELETE") == 0) {
-		if (jobs_cancel(c->app->jobs, id, &runner) < 0) {
-			err_set(&c->e, ERR_INTERNAL, "cannot cancel the job");
-			fail(c);
-			return;
-		}
-		/* Its runner stops the renderer when told (SIGUSR1). */
-		if (runner > 0 && kill(runner, SIGUSR1) != 0)
-			log_msg(LOG_WARN, c->id, "cannot tell runner %d to stop: %s", runner,
-			    strerror(errno));
+	if (strcmp(c->method, "DELETE") == 0 && job_cancel(c, id, &told) < 0) {
+		err_set(&c->e, ERR_INTERNAL, "cannot cancel the job");
+		fail(c);
+		return;
 	}
 	send_job(c, 200, id);
 }
@@ -690,6 +820,14 @@ api_handle(struct app *app, FCGX_Request *rq)
 		break;
 	case ROUTE_JOB:
 		handle_job(&c, key);
+		break;
+	case ROUTE_WAIT:
+		/* Only nginx's internal location sets SCADSERVE_HANDED_ON. */
+		if (FCGX_GetParam("SCADSERVE_HANDED_ON", rq->envp) == NULL) {
+			err_set(&c.e, ERR_NOT_FOUND, "no such endpoint");
+			fail(&c);
+		} else
+			handle_wait(&c, key);
 		break;
 	default:
 		fail(&c);

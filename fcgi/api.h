@@ -19,9 +19,9 @@ struct app {
 	struct sandbox_policy policy;   /* what renderers may touch; fixed at start */
 	struct cache *cache;
 	struct jobs *jobs;         /* the render jobs (<state>/jobs.sqlite); NULL if it failed */
-	int front;                 /* SCADSERVE_ROLE=front: answers render hits, hands misses on */
+	int runner;                /* SCADSERVE_ROLE=runner: renders jobs (runner.c), no FastCGI */
 	char slots_dir[1200];
-	char flight_dir[1200];     /* single-flight lock files, one per key rendering */
+	char spool_dir[1200];      /* results too big for the cache (spool.c) */
 	long started;              /* time(NULL) at start */
 	const volatile sig_atomic_t *stopping;  /* set by SIGTERM: a queued request stops waiting */
 };

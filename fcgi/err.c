@@ -130,3 +130,38 @@ out:
 	json_decref(root);
 	return out;
 }
+
+int
+err_from_json(struct err *e, const char *text)
+{
+	json_t *o = text ? json_loads(text, 0, NULL) : NULL, *v;
+	const char *type = json_string_value(json_object_get(o, "type"));
+	const char *engine = json_string_value(json_object_get(o, "engine"));
+	int i, rc = -1;
+
+	err_clear(e);
+	if (!json_is_object(o) || type == NULL)
+		goto out;
+	e->type = ERR_INTERNAL;
+	for (i = 1; i < ERR__MAX; i++)
+		if (strcmp(err_table[i].type, type) == 0)
+			e->type = (enum err_type)i;
+	v = json_object_get(o, "message");
+	snprintf(e->message, sizeof(e->message), "%s", json_is_string(v) ? json_string_value(v) :
+	    "the render failed");
+	e->line = (int)json_integer_value(json_object_get(o, "line"));
+	v = json_object_get(o, "file");
+	if (json_is_string(v))
+		snprintf(e->file, sizeof(e->file), "%s", json_string_value(v));
+	e->retry_after = (int)json_integer_value(json_object_get(o, "retry_after"));
+	/* Static strings only (err.h): the two engines there are. */
+	e->engine = engine == NULL ? NULL : strcmp(engine, "wasm") == 0 ? "wasm" :
+	    strcmp(engine, "cli") == 0 ? "cli" : NULL;
+	v = json_object_get(o, "log");
+	if (json_is_string(v) && (e->log = strdup(json_string_value(v))) == NULL)
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}

@@ -54,4 +54,11 @@ void err_clear(struct err *e);
  */
 char *err_json(const struct err *e, const char *request_id);
 
+/*
+ * The other way: fills e from text, one error object as err_json writes it inside "error"
+ * (its request_id is not kept). An unknown type reads as internal. 0, or -1 (not an error
+ * object; e is cleared).
+ */
+int err_from_json(struct err *e, const char *text);
+
 #endif

@@ -1,4 +1,6 @@
 /* jobs.c -- render jobs in SQLite: submitted by any worker, run by the runners, read by anyone */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
  */
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"	/* jobs are short-lived: a power cut may lose the last */
 	"CREATE TABLE IF NOT EXISTS renders ("
 	" key TEXT PRIMARY KEY, state TEXT NOT NULL, ctype TEXT, query TEXT, body BLOB,"
 	" runner INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -31,6 +34,7 @@ static const char schema[] =
 
 struct jobs {
 	sqlite3 *db;
+	int (*alive)(int pid);     /* whether a waiting request's process is there */
 };
 
 static double
@@ -50,6 +54,39 @@ copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", t ? (const char *)t : "");
 }
 
+/* A database made before jobs had column name gets it (decl: its type). 0 or -1 (*msg set). */
+static int
+add_column(struct jobs *j, const char *name, const char *decl, char **msg)
+{
+	sqlite3_stmt *st;
+	char sql[160];
+	int has = 0;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?1",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (has)
+		return 0;
+	/* Two processes may both try: the loser's "duplicate column" is no failure. */
+	snprintf(sql, sizeof(sql), "ALTER TABLE jobs ADD COLUMN %s %s", name, decl);
+	if (sqlite3_exec(j->db, sql, NULL, NULL, msg) != SQLITE_OK &&
+	    strstr(sqlite3_errmsg(j->db), "duplicate column") == NULL)
+		return -1;
+	sqlite3_free(*msg);
+	*msg = NULL;
+	return 0;
+}
+
+/* Whether process pid is there (a zombie counts until reaped; EPERM: another user's). */
+static int
+pid_alive(int pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
 struct jobs *
 jobs_open(const char *path)
 {
@@ -58,10 +95,13 @@ jobs_open(const char *path)
 
 	if (j == NULL)
 		return NULL;
+	j->alive = pid_alive;
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
-	    sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    add_column(j, "result", "TEXT", &msg) ||
+	    add_column(j, "waiter", "INTEGER NOT NULL DEFAULT 0", &msg)) {
 		log_msg(LOG_ERROR, NULL, "jobs database %s: %s", path,
 		    msg ? msg : sqlite3_errmsg(j->db));
 		sqlite3_free(msg);
@@ -114,6 +154,55 @@ one_int(struct jobs *j, const char *sql, const char *const args[])
 	return v;
 }
 
+void
+jobs_set_alive(struct jobs *j, int (*alive)(int pid))
+{
+	j->alive = alive;
+}
+
+void
+jobs_wait_by(struct jobs *j, const char *id, int pid)
+{
+	char p[16];
+	const char *a[3] = { p, id, NULL };
+
+	snprintf(p, sizeof(p), "%d", pid);
+	(void)run(j, "UPDATE jobs SET waiter = ?1 WHERE id = ?2 AND state = 'active'", a);
+}
+
+/*
+ * Inside a write transaction: jobs whose waiting request's process is gone are cancelled, and
+ * queued renders nobody waits on any more are dropped. Returns the renders dropped, -1 on
+ * failure.
+ */
+static int
+drop_orphans(struct jobs *j)
+{
+	sqlite3_stmt *st;
+	char ids[64][37], now[32];
+	int n = 0, i;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT id, waiter FROM jobs WHERE state = 'active' AND "
+	    "waiter > 0", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW && n < 64)
+		if (!j->alive(sqlite3_column_int(st, 1)))
+			copy_text(st, 0, ids[n++], sizeof(ids[0]));
+	sqlite3_finalize(st);
+	snprintf(now, sizeof(now), "%.6f", wall());
+	for (i = 0; i < n; i++) {
+		const char *a[3] = { now, ids[i], NULL };
+
+		if (run(j, "UPDATE jobs SET state = 'cancelled', finished = ?1 WHERE id = ?2", a) !=
+		    SQLITE_DONE)
+			return -1;
+	}
+	if (run(j, "DELETE FROM renders WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM "
+	    "jobs WHERE jobs.key = renders.key AND jobs.state = 'active')", NULL) != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(j->db);
+}
+
 int
 jobs_submit(struct jobs *j, const char *id, const char *key, const char *content_type,
     const char *query, const void *body, size_t len, int done, uint64_t queue_max,
@@ -132,6 +221,10 @@ jobs_submit(struct jobs *j, const char *id, const char *key, const char *content
 		*joined = one_int(j, "SELECT count(*) FROM renders WHERE key = ?1", args) > 0;
 		if (!*joined) {
 			queued = one_int(j, "SELECT count(*) FROM renders WHERE state = 'queued'", NULL);
+			/* Full: but perhaps of renders whose requests are gone (their process died). */
+			if (queued >= 0 && (uint64_t)queued >= queue_max && drop_orphans(j) > 0)
+				queued = one_int(j, "SELECT count(*) FROM renders WHERE state = 'queued'",
+				    NULL);
 			if (queued < 0)
 				goto fail;
 			if ((uint64_t)queued >= queue_max) {
@@ -188,8 +281,8 @@ jobs_get(struct jobs *j, const char *id, struct job_info *out)
 	memset(out, 0, sizeof(*out));
 	if (sqlite3_prepare_v2(j->db, "SELECT j.key, j.state, j.created, j.finished, j.result_key, "
 	    "j.engine, j.seconds, j.error, r.state, r.started, r.stage, "
-	    "(SELECT count(*) FROM renders q WHERE q.state = 'queued' AND q.created <= r.created) "
-	    "FROM jobs j LEFT JOIN renders r ON r.key = j.key WHERE j.id = ?1", -1, &st,
+	    "(SELECT count(*) FROM renders q WHERE q.state = 'queued' AND q.created <= r.created), "
+	    "j.result FROM jobs j LEFT JOIN renders r ON r.key = j.key WHERE j.id = ?1", -1, &st,
 	    NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -208,6 +301,8 @@ jobs_get(struct jobs *j, const char *id, struct job_info *out)
 	out->seconds = sqlite3_column_double(st, 6);
 	if ((err = sqlite3_column_text(st, 7)) != NULL)
 		out->error = strdup((const char *)err);
+	if ((err = sqlite3_column_text(st, 12)) != NULL)
+		out->result = strdup((const char *)err);
 	if (strcmp(out->state, "active") == 0) {
 		/* Following its render: queued or running (a render gone is being finished). */
 		copy_text(st, 8, out->state, sizeof(out->state));
@@ -225,7 +320,9 @@ void
 jobs_info_free(struct job_info *info)
 {
 	free(info->error);
+	free(info->result);
 	info->error = NULL;
+	info->result = NULL;
 }
 
 int
@@ -287,6 +384,8 @@ jobs_claim(struct jobs *j, int pid, struct job_work *w)
 	memset(w, 0, sizeof(*w));
 	if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
+	if (drop_orphans(j) < 0)	/* never render for nobody */
+		goto fail;
 	if (sqlite3_prepare_v2(j->db, "SELECT key, ctype, query, body, attempts FROM renders "
 	    "WHERE state = 'queued' ORDER BY created, key LIMIT 1", -1, &st, NULL) != SQLITE_OK)
 		goto fail;
@@ -371,14 +470,14 @@ jobs_stage(struct jobs *j, const char *key, const char *stage)
 
 int
 jobs_finish(struct jobs *j, const char *key, const char *state, const char *result_key,
-    const char *engine, double seconds, const char *error)
+    const char *engine, double seconds, const char *error, const char *result)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_prepare_v2(j->db, "UPDATE jobs SET state = ?1, finished = ?2, result_key = ?3, "
-	    "engine = ?4, seconds = ?5, error = ?6 WHERE key = ?7 AND state = 'active'", -1, &st,
+	    "engine = ?4, seconds = ?5, error = ?6, result = ?8 WHERE key = ?7 AND state = 'active'", -1, &st,
 	    NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
@@ -391,6 +490,10 @@ jobs_finish(struct jobs *j, const char *key, const char *state, const char *resu
 	else
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_text(st, 7, key, -1, SQLITE_STATIC);
+	if (result != NULL)
+		sqlite3_bind_text(st, 8, result, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(st);
@@ -432,7 +535,10 @@ jobs_recover(struct jobs *j, int (*alive)(int pid))
 		const char *k[2] = { keys[i], NULL };
 
 		found++;
-		if (attempts[i] < 2) {
+		if (one_int(j, "SELECT count(*) FROM jobs WHERE key = ?1 AND state = 'active'", k) == 0) {
+			/* Nobody waits for it any more: not worth another try. */
+			(void)run(j, "DELETE FROM renders WHERE key = ?1 AND state = 'running'", k);
+		} else if (attempts[i] < 2) {
 			/* Its runner died under it: once more, at the head of the queue. */
 			log_msg(LOG_WARN, NULL, "jobs: render %.12s... lost its runner; queued again",
 			    keys[i]);
@@ -443,7 +549,7 @@ jobs_recover(struct jobs *j, int (*alive)(int pid))
 			    keys[i]);
 			(void)jobs_finish(j, keys[i], "failed", NULL, NULL, 0,
 			    "{\"type\":\"internal\",\"status\":500,\"message\":\"the render's process "
-			    "died twice; it was not tried again\"}");
+			    "died twice; it was not tried again\"}", NULL);
 		}
 	}
 	return found;
@@ -457,6 +563,38 @@ jobs_prune(struct jobs *j, double seconds)
 
 	snprintf(before, sizeof(before), "%.6f", wall() - seconds);
 	(void)run(j, "DELETE FROM jobs WHERE state <> 'active' AND finished < ?1", a);
+}
+
+int64_t
+jobs_queue_depth(struct jobs *j)
+{
+	sqlite3_stmt *st;
+	char last[65] = "";
+	int64_t n = 0;
+	int counted = 0;
+
+	/* A render counts once, if a job waits on it that is not a dead process's request. */
+	if (sqlite3_prepare_v2(j->db, "SELECT r.key, jb.waiter FROM renders r JOIN jobs jb ON "
+	    "jb.key = r.key AND jb.state = 'active' WHERE r.state = 'queued' ORDER BY r.key", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		int waiter = sqlite3_column_int(st, 1);
+
+		if (k == NULL)
+			continue;
+		if (strcmp(k, last) != 0) {
+			snprintf(last, sizeof(last), "%s", k);
+			counted = 0;
+		}
+		if (!counted && (waiter <= 0 || j->alive(waiter))) {
+			counted = 1;
+			n++;
+		}
+	}
+	sqlite3_finalize(st);
+	return n;
 }
 
 int

@@ -21,6 +21,7 @@ struct job_info {
 	char engine[8];            /* done or failed: the engine that answered */
 	double seconds;            /* done: render time */
 	char *error;               /* failed: the error object as JSON, owned (free()) */
+	char *result;              /* done: how it was made, JSON (see jobs_finish), owned */
 };
 
 /* The work a runner took: the request as it came, to be parsed again. Free with jobs_work_free. */
@@ -46,6 +47,16 @@ void jobs_close(struct jobs *j);
 int jobs_submit(struct jobs *j, const char *id, const char *key, const char *content_type,
     const char *query, const void *body, size_t len, int done, uint64_t queue_max,
     int *joined, struct err *e);
+
+/*
+ * Job id is a request that process pid waits on (a synchronous render). Should pid be gone
+ * while its render is still queued, the job is cancelled and the render dropped (unless
+ * another job waits on it): by the next claim, or by a submission that finds the queue full.
+ */
+void jobs_wait_by(struct jobs *j, const char *id, int pid);
+
+/* How jobs_wait_by's pids are checked (default: kill(pid, 0)); for the tests. */
+void jobs_set_alive(struct jobs *j, int (*alive)(int pid));
 
 /* Fills out for job id. 1 found, 0 unknown, -1 failure. */
 int jobs_get(struct jobs *j, const char *id, struct job_info *out);
@@ -74,19 +85,28 @@ void jobs_stage(struct jobs *j, const char *key, const char *stage);
 
 /*
  * Ends the render of key and every job waiting on it: state done (result_key, engine,
- * seconds), failed (error JSON) or cancelled. 0 or -1.
+ * seconds, and result: a JSON object saying how it was made, for whoever answers a waiting
+ * request: {"format", "log", "fallback", "not_stored", "spooled"}), failed (error JSON) or
+ * cancelled. 0 or -1.
  */
 int jobs_finish(struct jobs *j, const char *key, const char *state, const char *result_key,
-    const char *engine, double seconds, const char *error);
+    const char *engine, double seconds, const char *error, const char *result);
 
 /*
  * Renders left running by a runner that is gone (not in alive(pid)): queued again if tried
- * once, failed after that. Returns how many were found, -1 on failure.
+ * once, failed after that, dropped if no job waits on them any more. Returns how many were
+ * found, -1 on failure.
  */
 int jobs_recover(struct jobs *j, int (*alive)(int pid));
 
 /* Deletes finished jobs older than seconds. */
 void jobs_prune(struct jobs *j, double seconds);
+
+/*
+ * Renders queued (each one key, however many jobs wait on it), not counting one whose every
+ * job is a request whose process is gone (jobs_wait_by), or -1.
+ */
+int64_t jobs_queue_depth(struct jobs *j);
 
 /* Counts of jobs by state: queued, running, done, failed, cancelled. 0 or -1. */
 int jobs_counts(struct jobs *j, int64_t counts[5]);

@@ -97,12 +97,12 @@ main(int argc, char *argv[])
 		log_msg(LOG_ERROR, NULL, "SCADSERVE_STATE_DIR %s: path too long", app.cfg.state_dir);
 		return 1;
 	}
-	if (text_printf(app.flight_dir, sizeof(app.flight_dir), "%s/flight", app.cfg.state_dir)) {
+	if (text_printf(app.spool_dir, sizeof(app.spool_dir), "%s/spool", app.cfg.state_dir)) {
 		log_msg(LOG_ERROR, NULL, "SCADSERVE_STATE_DIR %s: path too long", app.cfg.state_dir);
 		return 1;
 	}
 	if (make_dir(app.cfg.state_dir) || make_dir(app.cfg.tmp_dir) || make_dir(app.slots_dir) ||
-	    make_dir(app.flight_dir))
+	    make_dir(app.spool_dir))
 		return 1;
 	scratch_sweep(app.cfg.tmp_dir);	/* of workers killed mid-render; never one in use */
 	memset(&sa, 0, sizeof(sa));
@@ -135,17 +135,17 @@ main(int argc, char *argv[])
 		    "set SCADSERVE_OPENSCAD to an OpenSCAD binary", app.cfg.openscad);
 		return 1;
 	}
-	/* The WASM engine's helper starts now, so that it is warm for the first render. */
 	snprintf(path, sizeof(path), "%s/helpers.shm", app.cfg.state_dir);
 	board_open(path);
 	/*
-	 * The render pool's workers start their helper now, warm for the first render; the front
-	 * pool's (SCADSERVE_ROLE=front: nginx sends them everything but renders) only if one ever
-	 * renders.
+	 * Only the job runners render (SCADSERVE_ROLE=runner): each starts its WASM helper now,
+	 * warm for the first render. The FastCGI workers need the engine's identity (it is in
+	 * every key) but never a helper.
 	 */
-	app.front = getenv("SCADSERVE_ROLE") != NULL && strcmp(getenv("SCADSERVE_ROLE"), "front") == 0;
+	app.runner = getenv("SCADSERVE_ROLE") != NULL &&
+	    strcmp(getenv("SCADSERVE_ROLE"), "runner") == 0;
 	if (engine_wasm_init(&app.cfg, &app.policy) == 0) {
-		if (!app.front) {
+		if (app.runner) {
 			engine_wasm_warm();
 			engine_wasm_wait_ready();	/* so health, in any worker, can say so */
 		}
@@ -160,7 +160,7 @@ main(int argc, char *argv[])
 	}
 	snprintf(path, sizeof(path), "%s/jobs.sqlite", app.cfg.state_dir);
 	app.jobs = jobs_open(path);
-	if (getenv("SCADSERVE_ROLE") != NULL && strcmp(getenv("SCADSERVE_ROLE"), "runner") == 0) {
+	if (app.runner) {
 		/* A job runner: no FastCGI, the jobs database instead. */
 		int rc = runner_main(&app);
 

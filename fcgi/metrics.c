@@ -42,6 +42,7 @@ static const char *const route_names[ROUTE__MAX] = {
 	[ROUTE_METRICS] = "metrics",
 	[ROUTE_JOBS] = "jobs",
 	[ROUTE_JOB] = "job",
+	[ROUTE_WAIT] = "wait",
 };
 
 int
@@ -247,6 +248,11 @@ metrics_text(const struct metrics_gauges *g)
 	    metrics_get(M_SINGLE_FLIGHT_JOINS));
 	counter(&b, "scadserve_client_disconnects_total", "Renders stopped, or waits given up, "
 	    "because the client went away.", metrics_get(M_CLIENT_GONE));
+	counter(&b, "scadserve_jobs_submitted_total", "Renders queued for the job runners "
+	    "(synchronous renders and jobs; a request joining a queued render adds none).",
+	    metrics_get(M_JOBS_SUBMITTED));
+	counter(&b, "scadserve_jobs_ended_total", "Renders the job runners ended (done, failed "
+	    "or cancelled).", metrics_get(M_JOBS_ENDED));
 	bprintf(&b, "# HELP scadserve_render_seconds Wall time of renderer runs.\n"
 	    "# TYPE scadserve_render_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {
@@ -258,7 +264,7 @@ metrics_text(const struct metrics_gauges *g)
 	    "scadserve_render_seconds_sum %.6f\nscadserve_render_seconds_count %llu\n",
 	    (unsigned long long)metrics_get(M_RENDERS),
 	    (double)metrics_get(M_RENDER_USEC) / 1e6, (unsigned long long)metrics_get(M_RENDERS));
-	gauge(&b, "scadserve_queue_depth", "Render requests waiting for a render slot.",
+	gauge(&b, "scadserve_queue_depth", "Renders queued, waiting for a job runner.",
 	    g->queued);
 	gauge(&b, "scadserve_render_slots", "Render slots in all.", g->slots_total);
 	gauge(&b, "scadserve_renders_in_flight", "Render slots in use.", g->slots_busy);

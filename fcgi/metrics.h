@@ -27,6 +27,8 @@ enum metric {
 	M_WASM_REPLACED,        /* WASM helpers killed and replaced (timeout, crash, memory) */
 	M_SINGLE_FLIGHT_JOINS,  /* requests answered by an identical request's render */
 	M_CLIENT_GONE,          /* renders stopped (or waits given up) because the client went away */
+	M_JOBS_SUBMITTED,       /* renders queued (and jobs cancelled): runners look when it moves */
+	M_JOBS_ENDED,           /* renders ended: requests waiting on one look when it moves */
 	M__MAX
 };
 
@@ -36,7 +38,7 @@ struct metrics_gauges {
 	int64_t cache_bytes;
 	int slots_total;
 	int slots_busy;
-	int64_t queued;            /* requests waiting for a slot: counted from the queue's locks */
+	int64_t queued;            /* renders waiting for a runner (the jobs database) */
 	int jobs_known;            /* 1: jobs[] holds the jobs by state */
 	int64_t jobs[5];           /* queued, running, done, failed, cancelled */
 };

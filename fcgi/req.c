@@ -16,6 +16,7 @@ enum route
 req_route(const char *method, const char *path, char key[65], struct err *e)
 {
 	static const char models[] = "/api/models/", jobs[] = "/api/jobs/";
+	static const char wait[] = "/_scadserve/wait/";
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
 	if (strcmp(path, "/api/render") == 0 || strcmp(path, "/api/render/") == 0) {
@@ -48,6 +49,11 @@ req_route(const char *method, const char *path, char key[65], struct err *e)
 		}
 		snprintf(key, 65, "%s", id);
 		return ROUTE_JOB;
+	}
+	if (strncmp(path, wait, sizeof(wait) - 1) == 0 && get &&
+	    text_is_uuid(path + sizeof(wait) - 1)) {
+		snprintf(key, 65, "%s", path + sizeof(wait) - 1);
+		return ROUTE_WAIT;
 	}
 	if (strncmp(path, models, sizeof(models) - 1) == 0) {
 		const char *k = path + sizeof(models) - 1;

@@ -17,6 +17,7 @@ enum route {
 	ROUTE_METRICS,    /* /api/metrics */
 	ROUTE_JOBS,       /* POST /api/jobs */
 	ROUTE_JOB,        /* GET, HEAD, DELETE /api/jobs/{id} */
+	ROUTE_WAIT,       /* GET /_scadserve/wait/{id}: nginx's own, for a render that missed */
 	ROUTE__MAX
 };
 
@@ -56,7 +57,7 @@ struct req_limits {
 
 /*
  * Matches method and path (without query string) against the routes.
- * For ROUTE_MODEL, copies the key (64 hex) into key (65 bytes); for ROUTE_JOB, the job's id.
+ * For ROUTE_MODEL, copies the key (64 hex) into key (65 bytes); for ROUTE_JOB and ROUTE_WAIT, the job's id.
  * Returns the route, or ROUTE_NONE with e filled (not_found or method_not_allowed).
  */
 enum route req_route(const char *method, const char *path, char key[65], struct err *e);

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "engine.h"
-#include "flight.h"
 #include "jobs.h"
 #include "key.h"
 #include "log.h"
@@ -20,8 +20,11 @@
 #include "req.h"
 #include "runner.h"
 #include "slot.h"
+#include "spool.h"
+#include "text.h"
 
-#define IDLE_MS 20              /* how often an idle runner looks for work */
+#define WAKE_MS 2               /* how often an idle runner looks at the submissions counter */
+#define IDLE_MS 250             /* and at the queue itself, whatever the counter says */
 #define KEEP_SECONDS 3600       /* finished jobs are kept this long */
 
 /*
@@ -65,9 +68,48 @@ finish_failed(struct jobs *j, const char *key, const char *engine, const struct 
 		json_decref(root);
 	}
 	(void)jobs_finish(j, key, "failed", NULL, engine, 0, inner ? inner :
-	    "{\"type\":\"internal\",\"status\":500,\"message\":\"out of memory\"}");
+	    "{\"type\":\"internal\",\"status\":500,\"message\":\"out of memory\"}", NULL);
+	metrics_add(M_JOBS_ENDED, 1);
 	free(inner);
 	free(text);
+}
+
+/* Ends the render of key (and its jobs) without a result: done from the cache, cancelled. */
+static void
+finish(struct jobs *j, const char *key, const char *state, const char *result_key,
+    const char *engine, double seconds, const char *result)
+{
+	(void)jobs_finish(j, key, state, result_key, engine, seconds, NULL, result);
+	metrics_add(M_JOBS_ENDED, 1);
+}
+
+/*
+ * How a result was made, for the requests that wait on it (jobs.h): its format, OpenSCAD's
+ * summary, the fallback, whether the cache took it. New string or NULL.
+ */
+static char *
+result_json(const struct req_render *r, const struct engine_out *out, const char *not_stored,
+    int spooled)
+{
+	json_t *o = json_pack("{s:s, s:b}", "format", r->format->name, "spooled", spooled);
+	char *text, log[sizeof(out->summary)];
+
+	if (o == NULL)
+		return NULL;
+	/* The cache keeps the summary of what it stores; the spool only the bytes. */
+	if (spooled) {
+		memcpy(log, out->summary, sizeof(log));
+		log[sizeof(log) - 1] = '\0';
+		text_utf8_scrub(log, strlen(log));	/* cut at its cap, maybe mid-character */
+		json_object_set_new(o, "log", json_string(log));
+	}
+	if (out->fallback != NULL)
+		json_object_set_new(o, "fallback", json_string(out->fallback));
+	if (not_stored != NULL)
+		json_object_set_new(o, "not_stored", json_string(not_stored));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
 }
 
 /* Renders one claimed request and records how it ended. */
@@ -80,9 +122,9 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 	struct engine_out out;
 	struct cache_entry ce;
 	struct err e;
-	const char *engine, *why;
-	char key[65], rid[80];
-	int slot = -1, flight = -1, waited = 0, gone = 0, pair[2] = { -1, -1 };
+	const char *engine, *why, *not_stored = NULL;
+	char key[65], rid[80], *result = NULL;
+	int slot = -1, pair[2] = { -1, -1 };
 
 	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
@@ -102,14 +144,11 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 		log_msg(LOG_INFO, rid, "rendered by the %s engine: %s", engine, why);
 		snprintf(key, sizeof(key), "%s", w->key);
 	}
-	/* One render per key, whoever asked (a job or a synchronous request). */
-	if ((flight = flight_join(app->flight_dir, key, 86400, -1, app->stopping, &waited, &gone,
-	    &e)) < 0) {
-		finish_failed(j, w->key, NULL, &e);
-		goto out;
-	}
+	/* One runner per key (the jobs database); rendered since it was queued? */
 	if (cache_has(app->cache, key)) {
-		(void)jobs_finish(j, w->key, "done", key, engine, 0, NULL);
+		if ((result = result_json(&r, &out, NULL, 0)) == NULL)
+			goto oom;
+		finish(j, w->key, "done", key, engine, 0, result);
 		goto out;
 	}
 	if ((slot = slot_acquire(app->slots_dir, app->cfg.slots, 86400, app->cfg.queue_max,
@@ -123,7 +162,7 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 	}
 	/* Cancelled before it started (the signal found no render to stop)? */
 	if (jobs_should_stop(j, w->key)) {
-		(void)jobs_finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
+		finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
 		goto out;
 	}
 	jobs_stage(j, w->key, strcmp(engine, "wasm") == 0 ? "rendering (OpenSCAD 2025, WASM)" :
@@ -137,9 +176,10 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 			log_msg(LOG_WARN, rid, "stopped by a cancel meant for another render: queued "
 			    "again");
 			jobs_requeue(j, w->key);
+			metrics_add(M_JOBS_SUBMITTED, 1);
 		} else if (out.cancelled) {
 			metrics_add(M_CLIENT_GONE, 1);
-			(void)jobs_finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
+			finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
 		} else
 			finish_failed(j, w->key, out.engine, &e);
 		goto out;
@@ -154,14 +194,28 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 	    out.engine_id, out.summary)) {
 	case CACHE_STORED:
 		metrics_add(M_CACHE_STORES, 1);
-		(void)jobs_finish(j, w->key, "done", key, out.engine, out.seconds, NULL);
+		break;
+	case CACHE_TOO_LARGE:
+		not_stored = "too_large";	/* over SCADSERVE_CACHE_ENTRY_MAX */
 		break;
 	default:
-		err_set(&e, ERR_OUTPUT_TOO_LARGE, "the result (%zu bytes) could not be stored for "
-		    "later: render it with POST /api/render instead", out.len);
-		finish_failed(j, w->key, out.engine, &e);
+		not_stored = "failed";
 		break;
 	}
+	/* Not in the cache: a file for the requests that wait on it, for a while. */
+	if (not_stored != NULL && spool_write(app->spool_dir, key, r.format->ext, out.data,
+	    out.len)) {
+		err_set(&e, ERR_INTERNAL, "the result (%zu bytes) could not be kept", out.len);
+		finish_failed(j, w->key, out.engine, &e);
+		goto out;
+	}
+	if ((result = result_json(&r, &out, not_stored, not_stored != NULL)) == NULL)
+		goto oom;
+	finish(j, w->key, "done", key, out.engine, out.seconds, result);
+	goto out;
+oom:
+	err_set(&e, ERR_INTERNAL, "out of memory");
+	finish_failed(j, w->key, NULL, &e);
 out:
 	if (cache_get(app->cache, key, &ce))	/* keep the entry warm; nothing else */
 		free(ce.data);
@@ -171,7 +225,7 @@ out:
 	if (pair[1] >= 0)
 		close(pair[1]);
 	slot_release(slot);
-	flight_leave(app->flight_dir, w->key, flight);
+	free(result);
 	engine_out_free(&out);
 	req_render_free(&r);
 	err_clear(&e);
@@ -182,7 +236,8 @@ runner_main(struct app *app)
 {
 	struct sigaction sa;
 	struct job_work w;
-	int rc, idle = 0;
+	time_t tidied = 0;
+	int rc;
 
 	if (app->jobs == NULL)
 		return 1;
@@ -192,19 +247,27 @@ runner_main(struct app *app)
 	log_msg(LOG_INFO, NULL, "runner ready");
 	(void)jobs_recover(app->jobs, alive);
 	while (!*app->stopping) {
+		uint64_t seen = metrics_get(M_JOBS_SUBMITTED);
+		int waited;
+
 		rc = jobs_claim(app->jobs, (int)getpid(), &w);
 		if (rc == 1) {
 			run_one(app, app->jobs, &w);
 			jobs_work_free(&w);
-			idle = 0;
 			continue;
 		}
-		/* Nothing queued: look again shortly; now and then, tidy up. */
-		if (++idle % 100 == 0) {
-			(void)jobs_recover(app->jobs, alive);
+		/* Nothing queued: now and then, tidy up. */
+		if (time(NULL) - tidied >= 2) {
+			tidied = time(NULL);
+			if (jobs_recover(app->jobs, alive) > 0)
+				metrics_add(M_JOBS_SUBMITTED, 1);
 			jobs_prune(app->jobs, KEEP_SECONDS);
+			spool_prune(app->spool_dir, SPOOL_KEEP_SECONDS);
 		}
-		poll(NULL, 0, IDLE_MS);
+		/* Until something is submitted (the counter moves), or a while at most. */
+		for (waited = 0; waited < IDLE_MS && !*app->stopping &&
+		    metrics_get(M_JOBS_SUBMITTED) == seen; waited += WAKE_MS)
+			poll(NULL, 0, WAKE_MS);
 	}
 	log_msg(LOG_INFO, NULL, "runner stopping");
 	return 0;

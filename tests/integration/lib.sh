@@ -165,14 +165,24 @@ cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
 # metric NAME: a value from /api/metrics (the full series name, labels included).
 metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
-# workers_fds_clean: every worker of the current instance, idle, holds only what it keeps for
-# its life (the listening socket as fd 0, /dev/null, its log, the cache and jobs databases, the three
-# pipes to its WASM helper's stdin, stdout and stderr): no pipe, pidfd or scratch file of a
-# finished render, no connection, nothing from whoever started it.
+# all_pids [DIR]: every process of an instance's pools: the wait pool, the front pool and the
+# job runners (the only ones that render: runner_pids).
+all_pids() {
+  local d=${1:-$INST_DIR}
+  # spawn-fcgi ends its last pid without a newline.
+  { cat "$d/run/scadserve.pids"; echo; cat "$d/run/front.pids"; echo; cat "$d/run/runners.pids"; echo; } 2>/dev/null | grep -o '[0-9]\+'
+}
+runner_pids() { grep -o '[0-9]\+' "${1:-$INST_DIR}/run/runners.pids" 2>/dev/null; }
+
+# workers_fds_clean: every process of the current instance, idle, holds only what it keeps for
+# its life (the listening socket as fd 0, /dev/null, its log, the cache and jobs databases, a
+# runner's three pipes to its WASM helper's stdin, stdout and
+# stderr): no pipe, pidfd or scratch file of a finished render, no connection, nothing from
+# whoever started it.
 workers_fds_clean() {
   local p fd target bad="" d helper_pipes h
   d=$(realpath "$INST_DIR")
-  for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+  for p in $(all_pids); do
     helper_pipes=" "
     for h in $(pgrep -P "$p" -f 'engines/wasm/helper.mjs'); do
       for fd in 0 1 2; do helper_pipes+="$(readlink "/proc/$h/fd/$fd") "; done
@@ -192,12 +202,12 @@ workers_fds_clean() {
 }
 
 # procs_matching PATTERN: the number of processes whose command line has PATTERN among the
-# children of the current instance's workers (renderers, and whatever they left, which comes
-# to the workers as their subreaper): other tests' processes running at the same time do not
+# children of the current instance's processes (renderers, and whatever they left, which comes
+# to the runners as their subreaper): other tests' processes running at the same time do not
 # count. Without a running instance, every process on the machine counts.
 procs_matching() {
   local workers
-  workers=$(paste -sd, "$INST_DIR/run/scadserve.pids" 2>/dev/null)
+  workers=$(all_pids | paste -sd,)
   if [ -n "$workers" ] && kill -0 ${workers//,/ } 2>/dev/null; then
     pgrep -c -P "$workers" -f -- "$1" || true
   else

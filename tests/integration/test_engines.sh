@@ -6,10 +6,10 @@
 # helper with its real package, Node, nginx, spawn-fcgi and OpenSCAD 2021.01.
 . "$(dirname "$0")/lib.sh"
 
-# The helper pids of the current instance's workers.
+# The helper pids of the current instance's job runners (the only processes that render).
 helper_pids() {
   local p
-  for p in $(cat "$INST_DIR/run/scadserve.pids"); do pgrep -P "$p" -f 'engines/wasm/helper.mjs'; done
+  for p in $(runner_pids); do pgrep -P "$p" -f 'engines/wasm/helper.mjs'; done
 }
 
 # stl_size_x: the size along x of the binary STL in $TMP/body.
@@ -23,11 +23,11 @@ stl_size_x() {
 # wasm_state: the WASM engine's state in health.
 wasm_state() { curl -s "$BASE_URL/api/health" | jq -r '.engines[] | select(.name == "wasm") | .state'; }
 
-# Waits (at most 20 s) for every worker's helper to be ready: health asks one worker at a time.
+# Waits (at most 20 s) for every runner's helper to be ready.
 helpers_ready() {
   local i
   for i in $(seq 1 200); do
-    [ "$(wasm_state)" = ready ] && [ "$(helper_pids | wc -l)" -ge "${WORKERS:-2}" ] && return 0
+    [ "$(wasm_state)" = ready ] && [ "$(helper_pids | wc -l)" -ge "$(runner_pids | wc -l)" ] && return 0
     sleep 0.1
   done
   fail "helpers not ready: state $(wasm_state), $(helper_pids | wc -l) helpers"
@@ -35,7 +35,16 @@ helpers_ready() {
 
 inst_start SCADSERVE_TIMEOUT=20 ||
   { echo "test_engines: 0 passed, 1 failed"; exit 1; }
-check "every worker starts a helper, health says ready" helpers_ready
+t_helpers() {
+  helpers_ready || return 1
+  # One helper per job runner (RUNNERS: the render slots), none in the FastCGI pools.
+  expect_eq "helpers" "$(helper_pids | wc -l)" "$(curl -s "$BASE_URL/api/health" | jq .render_slots.total)"
+  local p
+  for p in $(grep -o '[0-9]\+' "$INST_DIR/run/scadserve.pids" "$INST_DIR/run/front.pids" | cut -d: -f2); do
+    [ -z "$(pgrep -P "$p" -f 'engines/wasm/helper.mjs')" ] || fail "FastCGI worker $p has a helper"
+  done
+}
+check "every job runner starts a helper (one per render slot), health says ready" t_helpers
 
 t_default() {
   local s
@@ -166,7 +175,7 @@ t_timeout() {
   helpers_ready || return 1
   after=$(helper_pids | sort | tr '\n' ' ')
   [ "$before" != "$after" ] || fail "no helper was replaced: $before"
-  expect_eq "helpers" "$(helper_pids | wc -l)" "${WORKERS:-2}"
+  expect_eq "helpers" "$(helper_pids | wc -l)" "$(runner_pids | wc -l)"
 }
 check "a hang: timeout at the limit, the helper replaced, the next render served" t_timeout
 
@@ -199,8 +208,8 @@ check "output past the text limit: output_too_large from WASM, the next render s
 t_killed_mid_render() {
   local s h i
   helpers_ready || return 1
-  # Both workers' helpers die a second into the render: the CLI answers that render; the
-  # worker that was idle finds its helper gone at its next render and starts another.
+  # Both runners' helpers die a second into the render: the CLI answers that render; the
+  # runner that was idle finds its helper gone at its next render and starts another.
   ( sleep 1; for h in $(helper_pids); do kill -9 "$h"; done ) &
   # About 3 s in WASM (a tail-recursive loop), a fraction of that in the CLI.
   s=$(render_src 'function spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(4e5)); cube(2);' --url-query timeout=15)
@@ -236,7 +245,7 @@ t_concurrent() {
   done
 }
 check "concurrent renders on every slot are each answered with their own model" t_concurrent
-check "the workers hold only their helpers' pipes" workers_fds_clean
+check "the workers hold nothing of a render, the runners only their helpers' pipes" workers_fds_clean
 
 t_stop_leaves_nothing() {
   local pids p
@@ -258,18 +267,18 @@ check "after stop, no helper is left" t_stop_leaves_nothing
 # A helper ready long before anyone asks: a worker idle past the helper's start deadline
 # (SCADSERVE_WASM_START_MAX, 1 s here) still finds it ready, and a helper killed while idle
 # shows in health at once and is replaced.
-WORKERS=1 inst_start SCADSERVE_WASM_START_MAX=1 || { finish; exit 1; }
+RUNNERS=1 inst_start SCADSERVE_WASM_START_MAX=1 || { finish; exit 1; }
 t_idle_start() {
   local s h old i
   # Waiting is the scenario here: the first request comes after the start deadline.
   sleep 2
   s=$(render_src 'cube(9);')
   expect_eq "first render" "$s/$(header X-Engine)" 200/wasm
-  old=$(WORKERS=1 helper_pids)
+  old=$(helper_pids)
   kill -9 "$old"
-  # Health (answered by the front pool) lists every helper (the job runners' too) and no longer
-  # calls the dead one ready: within 5 s (a
-  # killed multi-threaded process lingers a while); its worker replaces it at its next render.
+  # Health (answered by the front pool) lists every helper and no longer calls the dead one
+  # ready: within 5 s (a killed multi-threaded process lingers a while); its runner replaces it
+  # at its next render.
   for i in $(seq 1 100); do
     h=$(curl -s "$BASE_URL/api/health" | jq -c '.engines[] | select(.name == "wasm")')
     echo "$h" | jq -e --argjson old "$old" '[.helpers[] | select(.helper_pid == $old and .state == "ready")] | length == 0' >/dev/null && break

@@ -33,7 +33,7 @@ t_flood() {
   # The log kept is bounded: at most 64 KiB kept, 8 KiB answered.
   [ "$(jq -r '.error.log | length' "$TMP/body")" -le 8192 ] || fail "log not capped"
   jq -r .error.log "$TMP/body" | grep -q 'bytes of log dropped' || fail "no note of the dropped log"
-  for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+  for p in $(all_pids); do
     rss=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status")
     [ "$rss" -lt 65536 ] || fail "worker $p peaked at $rss KiB"
   done

@@ -146,4 +146,54 @@ t_ten_renders() {
 }
 check "ten slow renders, two slots: at most two at once, health and hits answer within a second" t_ten_renders
 
+# Synchronous renders are jobs: one slot (one runner), a queue of two. The third and fourth
+# distinct renders past it are refused at once, whatever the size of the wait pool; the queue
+# depth is the number of requests waiting; the wait pool's endpoint is nginx's alone.
+WORKERS=8 inst_start SCADSERVE_RENDER_SLOTS=1 SCADSERVE_QUEUE_MAX=2 SCADSERVE_TIMEOUT=60 ||
+  { finish; exit 1; }
+t_sync_bound() {
+  local i s pids=() t0 ms
+  for i in 1 2 3; do
+    printf '// bound %s %s\nfunction spin(n) = n <= 0 ? 0 : spin(n - 1); echo(spin(1e12)); cube(%s);' \
+      "$i" "$RANDOM" "$i" > "$TMP/bound.$i.scad"
+    curl -s -o /dev/null --max-time 60 -H 'Content-Type: text/plain' \
+      --data-binary @"$TMP/bound.$i.scad" "$BASE_URL/api/render" &
+    pids+=($!)
+    # The first one running before the others queue (three at once could all be queued).
+    if [ "$i" = 1 ]; then
+      for _ in $(seq 1 100); do [ "$(metric scadserve_renders_in_flight)" = 1 ] && break; sleep 0.05; done
+    fi
+  done
+  for i in $(seq 1 100); do
+    [ "$(metric scadserve_queue_depth)" = 2 ] && [ "$(metric scadserve_renders_in_flight)" = 1 ] && break
+    sleep 0.05
+  done
+  expect_eq "queue depth" "$(metric scadserve_queue_depth)" 2
+  expect_eq "in flight" "$(metric scadserve_renders_in_flight)" 1
+  expect_eq "health: queued" "$(curl -s "$BASE_URL/api/health" | jq .render_slots.queued)" 2
+  for i in 4 5; do
+    t0=$(date +%s%N)
+    s=$(render_src "cube($i); // past the bound $RANDOM")
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    expect_error 503 overloaded "$s"
+    [ -n "$(header Retry-After)" ] || fail "no Retry-After"
+    [ "$ms" -lt 1000 ] || fail "refused after ${ms} ms"
+  done
+  # A hit still answers; the wait endpoint does not exist for clients.
+  s=$(req GET /_scadserve/wait/00000000-0000-4000-8000-000000000000)
+  expect_eq "wait endpoint from outside" "$s" 404
+  # The clients go: their renders stop or are dropped, and the queue empties.
+  kill "${pids[@]}" 2>/dev/null
+  wait "${pids[@]}" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    [ "$(metric scadserve_queue_depth)" = 0 ] && [ "$(metric scadserve_renders_in_flight)" = 0 ] && break
+    sleep 0.05
+  done
+  expect_eq "queue depth after" "$(metric scadserve_queue_depth)" 0
+  expect_eq "in flight after" "$(metric scadserve_renders_in_flight)" 0
+  s=$(render_src "cube(6); // after $RANDOM")
+  expect_eq "then a render" "$s" 200
+}
+check "synchronous renders past the queue bound: 503 at once; the queue depth is what waits" t_sync_bound
+
 finish

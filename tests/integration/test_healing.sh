@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# test_healing.sh -- what a worker killed or stopped at a bad moment leaves behind: a place in
-# the render queue (the count must come back down, new misses must still get in), a wait that
-# must end when the worker is told to stop, and scratch directories swept at the next start,
-# never one a live worker renders in.
+# test_healing.sh -- what a process killed or stopped at a bad moment leaves behind: a place in
+# the render queue when the worker waiting on it dies (the count must come back down, new
+# misses must still get in), a wait that must end when the worker is told to stop, and scratch
+# directories of a runner killed mid-render, swept at the next start, never one a live runner
+# renders in.
 . "$(dirname "$0")/lib.sh"
 
 HANG=$'// fault: hang\n'
@@ -34,27 +35,21 @@ hanging() { pgrep -f 'sleep 98761' >/dev/null; }
 end_hangs() { local p; for p in $(pgrep -f 'sleep 98761'); do kill "$p" 2>/dev/null; done; within 10 not hanging; }
 not() { ! "$@"; }
 
-# queued_worker: the pid of the worker waiting for a slot: it holds a request's connection
-# (a socket besides the listening one, fd 0) but no render slot.
+# queued_worker: the pid of the wait-pool worker whose request's render is still queued (the
+# jobs database says who waits on what).
 queued_worker() {
-  local p fds
-  for p in $(cat "$INST_DIR/run/scadserve.pids"); do
-    fds=$(ls -l "/proc/$p/fd" 2>/dev/null) || continue
-    if [ "$(grep -c 'socket:' <<<"$fds")" -ge 2 ] && ! grep -q '/slots/slot-' <<<"$fds"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  return 1
+  local p
+  p=$(sqlite3 "file:$INST_DIR/jobs.sqlite?mode=ro" "SELECT j.waiter FROM jobs j JOIN renders r
+    ON r.key = j.key WHERE r.state = 'queued' AND j.state = 'active' AND j.waiter > 0 LIMIT 1")
+  [ -n "$p" ] && echo "$p"
 }
-
 t_killed_waiter() {
   local w q
   bg_render hang "${HANG}cube(1);"
   within 10 hanging || fail "the hanging render did not start"
   bg_render w1 'cube(2);'
   within 10 queued_is 1 || fail "the second render did not queue: $(metric scadserve_queue_depth)"
-  w=$(queued_worker) || fail "no worker waits for a slot"
+  w=$(within 5 queued_worker) || fail "no worker waits for a slot"
   kill -KILL "$w"
   # The count comes back down by itself, in metrics and in health.
   within 10 queued_is 0 || fail "queue depth stays $(metric scadserve_queue_depth) after its waiter was killed"
@@ -69,7 +64,7 @@ t_killed_waiter() {
   expect_eq "queued render" "$(cat "$TMP/bg.w2.status")" 200
   within 10 queued_is 0
 }
-check "a worker killed while queued leaves no count: the queue drains, new misses get in" t_killed_waiter
+check "a worker killed while its render is queued leaves no count: new misses get in" t_killed_waiter
 
 t_stop_while_queued() {
   local w start took
@@ -77,7 +72,7 @@ t_stop_while_queued() {
   within 10 hanging || fail "the hanging render did not start"
   bg_render w3 'cube(5);'
   within 10 queued_is 1 || fail "the render did not queue"
-  w=$(queued_worker) || fail "no worker waits for a slot"
+  w=$(within 5 queued_worker) || fail "no worker waits for a slot"
   start=$SECONDS
   kill -TERM "$w"
   # SCADSERVE_QUEUE_WAIT is 20 s: the worker answers now instead, and then stops.
@@ -102,21 +97,25 @@ A_DIR=$INST_DIR A_URL=$BASE_URL
 scratch_dirs() { find "$A_DIR/tmp" -mindepth 1 -maxdepth 1 -name 'r-??????' | sort; }
 scratch_count() { [ "$(scratch_dirs | grep -c .)" = "$1" ]; }
 hangs() { [ "$(pgrep -c -f 'sleep 98761')" = "$1" ]; }
-slot_worker() {
+# slot_runner: the job runner rendering (it holds a render slot's lock).
+slot_runner() {
   local p
-  for p in $(cat "$A_DIR/run/scadserve.pids"); do
+  for p in $(runner_pids "$A_DIR"); do
     if ls -l "/proc/$p/fd" 2>/dev/null | grep -q '/slots/slot-'; then echo "$p"; return 0; fi
   done
   return 1
 }
 t_scratch_sweep() {
-  local w dead live
+  local w dead live d_curl
   bg_render d "${HANG}cube(6);"
+  d_curl=$!
   within 10 hangs 1 || fail "the first render did not start"
   within 10 scratch_count 1 || fail "no scratch directory: $(ls "$A_DIR/tmp")"
   dead=$(scratch_dirs)
-  w=$(slot_worker) || fail "no worker holds a slot"
+  w=$(slot_runner) || fail "no runner holds a slot"
   kill -KILL "$w"
+  # Its client gives up too, so that nobody waits on that render and it is not run again.
+  kill "$d_curl"
   within 10 hangs 0 || end_hangs
   [ -d "$dead" ] || fail "the killed worker's scratch directory is already gone"
   bg_render l "${HANG}cube(7);"
@@ -138,6 +137,6 @@ t_scratch_sweep() {
   within 10 scratch_count 0 || fail "left: $(ls -A "$A_DIR/tmp")"
   [ -z "$(ls -A "$A_DIR/tmp")" ] || fail "left: $(ls -A "$A_DIR/tmp")"
 }
-check "scratch of a killed worker is swept at the next start, a live one never" t_scratch_sweep
+check "scratch of a killed runner is swept at the next start, a live one never" t_scratch_sweep
 
 finish

@@ -184,9 +184,14 @@ t_too_large() {
   s=$(render_fmt echo "x = [for (i = [1:30]) echo(\"$(printf 'y%.0s' $(seq 1 100))\") i];")
   expect_eq X-Cache-Store "$(header X-Cache-Store)" too_large
   key=$(header ETag); key=${key//\"/}
-  [ -z "$(file_of "$key")" ] || fail "a result not stored has a file"
+  [ -z "$(file_of "$key")" ] || fail "a result not stored has a mirror file"
+  # The program answers it from the spool, for a while (not nginx: it is not in the mirror).
+  before=$(models_requests)
+  s=$(req GET "/api/models/$key"); expect_eq "spooled" "$s" 200
+  expect_eq "the program answered" "$(models_requests)" "$((before + 1))"
+  rm -f "$INST_DIR/spool/$key".*
   s=$(req GET "/api/models/$key"); expect_error 404 not_found "$s"
 }
-check "a result not stored has no file: 404" t_too_large
+check "a result not stored has no mirror file: the program answers from the spool, then 404" t_too_large
 
 finish

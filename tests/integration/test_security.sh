@@ -152,7 +152,7 @@ sweep_clean() {
     case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in "$(realpath "$INST_DIR")"/*) left+=" $p" ;; esac
   done
   [ -z "$left" ] || fail "renderers left:$left"
-  for w in $(cat "$INST_DIR/run/scadserve.pids"); do
+  for w in $(all_pids); do
     [ -z "$(ps --ppid "$w" -o stat= | grep Z)" ] || fail "zombies under worker $w"
   done
   workers_fds_clean
@@ -170,7 +170,7 @@ t_confined() {
   echo "$h" | jq -e '.sandbox.landlock.abi >= 1 and .sandbox.seccomp == true' >/dev/null ||
     fail "health: $(echo "$h" | jq -c .sandbox)"
   if [ "$(id -u)" = 0 ]; then
-    for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+    for p in $(all_pids); do
       [ "$(stat -c %U "/proc/$p")" = scadserve ] || fail "worker $p runs as $(stat -c %U "/proc/$p")"
     done
     for p in $(pgrep -f "nginx: worker process" ); do
@@ -188,7 +188,7 @@ t_confined() {
 check "health reports Landlock and seccomp; workers and nginx's workers unprivileged; cache 0600" t_confined
 t_helpers_confined() {
   local w h n=0
-  for w in $(cat "$INST_DIR/run/scadserve.pids"); do
+  for w in $(runner_pids); do
     for h in $(pgrep -P "$w" -f engines/wasm/helper.mjs); do
       n=$((n + 1))
       grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$h/status" || fail "helper $h: no NoNewPrivs"
@@ -219,7 +219,7 @@ check "after the suite: no renderer or zombie, descriptors as at start, integrit
 if [ "$(id -u)" = 0 ]; then
   inst_start SCADSERVE_USER=root || { finish; exit 1; }
   t_root_still_confined() {
-    for p in $(cat "$INST_DIR/run/scadserve.pids"); do
+    for p in $(all_pids); do
       [ "$(stat -c %U "/proc/$p")" = root ] || fail "worker $p is not root: this case tests Landlock alone"
     done
     attack_all

@@ -243,5 +243,48 @@ TEST(json_message_not_utf8)
 	free(s);
 }
 
+/* A job keeps a failed render's error object; a waiting request answers with it again. */
+TEST(json_round_trip)
+{
+	struct err e, back;
+	json_t *root;
+	char *s, *inner, *again;
+
+	memset(&e, 0, sizeof(e));
+	memset(&back, 0, sizeof(back));
+	err_set(&e, ERR_INVALID_SCAD, "Parser error in lib/u.scad, line 7");
+	e.line = 7;
+	snprintf(e.file, sizeof(e.file), "lib/u.scad");
+	e.retry_after = 3;
+	e.engine = "wasm";
+	e.log = strdup("ERROR: \xc3\xa9\n");
+	s = err_json(&e, NULL);
+	root = load(s);
+	inner = json_dumps(json_object_get(root, "error"), JSON_COMPACT);
+	if (CHECK_INT(err_from_json(&back, inner), 0)) {
+		CHECK_INT(back.type, ERR_INVALID_SCAD);
+		CHECK_STR(back.message, e.message);
+		CHECK_INT(back.line, 7);
+		CHECK_STR(back.file, "lib/u.scad");
+		CHECK_INT(back.retry_after, 3);
+		CHECK_STR(back.engine, "wasm");
+		CHECK_STR(back.log, e.log);
+		again = err_json(&back, NULL);
+		CHECK_STR(again, s);
+		free(again);
+	}
+	CHECK_INT(err_from_json(&back, "{\"type\":\"no_such_type\"}"), 0);
+	CHECK_INT(back.type, ERR_INTERNAL);
+	CHECK_INT(err_from_json(&back, "[1]"), -1);
+	CHECK_INT(err_from_json(&back, NULL), -1);
+	CHECK_INT(back.type, ERR_NONE);
+	json_decref(root);
+	free(inner);
+	free(s);
+	err_clear(&e);
+	err_clear(&back);
+}
+
 UNIT_MAIN(every_type_status_and_name, reasons, set_and_clear, set_truncates, json_basic,
-    json_all_fields, json_overloaded_retry_after, json_every_type, json_message_not_utf8)
+    json_all_fields, json_overloaded_retry_after, json_every_type, json_message_not_utf8,
+    json_round_trip)

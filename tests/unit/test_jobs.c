@@ -105,11 +105,12 @@ TEST(queued_running_done)
 		CHECK(ji.started > 0);
 		jobs_info_free(&ji);
 	}
-	CHECK_INT(jobs_finish(j, K1, "done", K2, "wasm", 0.5, NULL), 0);
+	CHECK_INT(jobs_finish(j, K1, "done", K2, "wasm", 0.5, NULL, "{\"format\":\"stl\"}"), 0);
 	if (CHECK_INT(jobs_get(j, A, &ji), 1)) {
 		CHECK_STR(ji.state, "done");
 		CHECK_STR(ji.result_key, K2);
 		CHECK_STR(ji.engine, "wasm");
+		CHECK(ji.result != NULL && strcmp(ji.result, "{\"format\":\"stl\"}") == 0);
 		CHECK(ji.finished > 0);
 		jobs_info_free(&ji);
 	}
@@ -210,5 +211,55 @@ TEST(done_at_once_counts_and_pruning)
 	remove_db();
 }
 
+/* Process 1000 is alive; every other pid is gone. */
+static int
+only_1000_alive(int pid)
+{
+	return pid == 1000;
+}
+
+TEST(a_request_whose_process_died_leaves_no_queued_render)
+{
+	struct job_work w;
+	struct err e;
+	int joined;
+
+	fresh();
+	jobs_set_alive(j, only_1000_alive);
+	memset(&e, 0, sizeof(e));
+	/* A (waited on by 999, gone) and B (by 1000, alive) on K1; C (by 999) alone on K2. */
+	CHECK_INT(submit(A, K1, 0, &joined), 0);
+	CHECK_INT(submit(B, K1, 0, &joined), 0);
+	CHECK_INT(submit(C, K2, 0, &joined), 0);
+	jobs_wait_by(j, A, 999);
+	jobs_wait_by(j, B, 1000);
+	jobs_wait_by(j, C, 999);
+	CHECK_INT(jobs_queue_depth(j), 1);	/* K2 waits for nobody */
+	/* The queue (2) looks full, but K2 is nobody's any more: a new render gets in. */
+	CHECK_INT(jobs_submit(j, D, K3, "", "", "x", 1, 0, 2, &joined, &e), 0);
+	CHECK_STR(state_of(C), "cancelled");
+	CHECK_STR(state_of(A), "cancelled");
+	CHECK_STR(state_of(B), "queued");
+	CHECK_INT(jobs_queue_depth(j), 2);
+	/* The runners take K1 (for B), then K3; K2 is gone. */
+	if (CHECK_INT(jobs_claim(j, 5, &w), 1)) {
+		CHECK_STR(w.key, K1);
+		jobs_work_free(&w);
+	}
+	if (CHECK_INT(jobs_claim(j, 5, &w), 1)) {
+		CHECK_STR(w.key, K3);
+		jobs_work_free(&w);
+	}
+	CHECK_INT(jobs_claim(j, 5, &w), 0);
+	/* A running render nobody waits for when its runner dies is dropped, not run again. */
+	jobs_wait_by(j, B, 998);
+	CHECK_INT(jobs_recover(j, nobody_alive), 2);
+	CHECK_INT(jobs_claim(j, 6, &w), 1);	/* K3 (D waits, unclaimed by a waiter) again */
+	CHECK_STR(w.key, K3);
+	jobs_work_free(&w);
+	CHECK_INT(jobs_claim(j, 6, &w), 0);
+}
+
 UNIT_MAIN(queued_running_done, identical_jobs_share_a_render_and_the_queue_is_bounded,
-    a_render_whose_runner_died_is_run_once_more_then_failed, done_at_once_counts_and_pruning)
+    a_render_whose_runner_died_is_run_once_more_then_failed, done_at_once_counts_and_pruning,
+    a_request_whose_process_died_leaves_no_queued_render)
