@@ -109,6 +109,11 @@ main(int argc, char *argv[])
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() returns so we can leave */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * multiwatch, the pools' supervisor, passes a stop on as SIGQUIT whatever -s names
+	 * (Debian's 1.0.0 sends the index of the name in its table: TERM is 3): a graceful stop too.
+	 */
+	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;

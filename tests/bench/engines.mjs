@@ -2,11 +2,11 @@
 // engine (OpenSCAD 2025 in a warm Node helper) against the CLI (OpenSCAD 2021, a process per
 // render), every figure a ratio against a baseline measured in the same run, interleaved.
 //
-// run.sh starts a dedicated instance with WORKERS=1 (so that every render goes to the one
-// worker's one helper) and runs
+// run.sh starts a dedicated instance with RUNNERS=1 (so that every render goes to the one
+// runner's one helper) and runs
 //   node tests/bench/engines.mjs BASE STATE_DIR OUT_DIR REPORT VERDICTS
-// BASE is the instance's http://127.0.0.1:PORT, STATE_DIR its state directory (the worker's pid
-// is in run/scadserve.pids), OUT_DIR where the raw data goes (engines-*.tsv), REPORT the markdown
+// BASE is the instance's http://127.0.0.1:PORT, STATE_DIR its state directory (the runner is the
+// child of the supervisor whose pid is in run/runners.pids), OUT_DIR where the raw data goes (engines-*.tsv), REPORT the markdown
 // report to append to, VERDICTS the file run.sh counts targets in (one "met", "not" or
 // "invalid" a line).
 //
@@ -25,7 +25,7 @@
 // Progress goes to stderr. Exit status 1 when something broke (an answer that is not a 200 miss).
 
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,7 +78,19 @@ const sec = (x) => `${f(x / 1000, 2)} s`;
 
 // ---- the instance ------------------------------------------------------------------------
 
-const WORKER = Number(readFileSync(join(STATE, "run/scadserve.pids"), "utf8").trim().split(/\s+/)[0]);
+// The one job runner (run.sh starts RUNNERS=1): the child of the runners' supervisor, whose
+// pid is in run/runners.pids.
+const SUPERVISOR = Number(readFileSync(join(STATE, "run/runners.pids"), "utf8").trim().split(/\s+/)[0]);
+const WORKER = (() => {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(st.slice(st.lastIndexOf(")") + 2).split(" ")[1]) === SUPERVISOR) return Number(d);
+    } catch { /* gone */ }
+  }
+  die(`no runner under supervisor ${SUPERVISOR}`);
+})();
 
 async function health() {
   const r = await fetch(`${BASE}/api/health`);
@@ -155,7 +167,7 @@ function tsv(name, header, rows) {
 
 say("## 4. Engines: WASM (OpenSCAD 2025, manifold, warm helper) against the CLI (OpenSCAD 2021, CGAL)");
 say("");
-say(`A dedicated instance with WORKERS=1, so that every render goes to one worker and its one WASM helper. Every render below is a cache miss (a nonce in a comment), checked with X-Cache. Client times are wall times of the HTTP exchange in Node (fetch), without a client process start-up.`);
+say(`A dedicated instance with RUNNERS=1, so that every render goes to one job runner and its one WASM helper. Every render below is a cache miss (a nonce in a comment), checked with X-Cache. Client times are wall times of the HTTP exchange in Node (fetch), without a client process start-up.`);
 say("");
 
 // ---- memory ------------------------------------------------------------------------------
@@ -200,7 +212,7 @@ async function partMemory() {
   const ok = growth < 20 * 1024;
   say(`### 4a. Memory of the WASM helper over ${MEM_RENDERS} renders`);
   say("");
-  say(`Helper pid ${pid} (a child of worker ${WORKER}), read from /proc/${pid}/status: VmRSS idle ${f(idle.rss / 1024, 1)} MiB (peak ${f(idle.hwm / 1024, 1)} MiB, ${f(idle.vsz / 1048576, 2)} GiB of address space, ${idle.threads} threads), 1 s after it was ready. Then ${MEM_RENDERS} distinct small renders (a cube and a sphere, sizes and \`$fn\` varying), one at a time, sampled every ${every}. *median ms* is the client's median time per render since the previous sample. Answered by: ${[...engines].join(", ")}; ${sameHelper ? "the same helper throughout (no replacement)" : `**the helper was replaced** (helpers started ${startsBefore} -> ${h2.helpers_started}; pid ${pid} -> ${h2.helper_pid}): the series is not one process's`}. The baseline is the first sample (after ${every} renders): the growth from idle to there is the warm-up (the first instances, V8's compiled code), expected. Target: flat, i.e. VmRSS growth from the first sample to the last < 20 MiB.`);
+  say(`Helper pid ${pid} (a child of runner ${WORKER}), read from /proc/${pid}/status: VmRSS idle ${f(idle.rss / 1024, 1)} MiB (peak ${f(idle.hwm / 1024, 1)} MiB, ${f(idle.vsz / 1048576, 2)} GiB of address space, ${idle.threads} threads), 1 s after it was ready. Then ${MEM_RENDERS} distinct small renders (a cube and a sphere, sizes and \`$fn\` varying), one at a time, sampled every ${every}. *median ms* is the client's median time per render since the previous sample. Answered by: ${[...engines].join(", ")}; ${sameHelper ? "the same helper throughout (no replacement)" : `**the helper was replaced** (helpers started ${startsBefore} -> ${h2.helpers_started}; pid ${pid} -> ${h2.helper_pid}): the series is not one process's`}. The baseline is the first sample (after ${every} renders): the growth from idle to there is the warm-up (the first instances, V8's compiled code), expected. Target: flat, i.e. VmRSS growth from the first sample to the last < 20 MiB.`);
   say("");
   say("| renders | VmRSS MiB | vs first sample | VmHWM MiB | median ms |");
   say("|---:|---:|---:|---:|---:|");
@@ -289,7 +301,7 @@ async function partReplace() {
   }, {})).map(([e, n]) => `${e} ${n}`).join(", ");
   say(`### 4b. Replacing a killed helper`);
   say("");
-  say(`${2 * KILLS} times: a warm WASM render of \`cube(10);\` (the baseline), 0.3 s for the spare, SIGKILL to the helper (its pid from health, checked to be this worker's child running helper.mjs), then a render of \`cube(10);\`. In the first ${KILLS} (*render*) that render asks for no engine (the default: WASM, the CLI as fallback) and the next follows at once; *kill to WASM* is from the kill to the end of the first render a WASM helper answers again. In the other ${KILLS} (*health*) health is read 250 ms after the kill, then the render asks for engine=wasm, then health is read every 10 ms until it says ready with a new pid: *render to ready*, from the end of that render. Metrics over the ${2 * KILLS} kills: scadserve_wasm_helper_replaced_total +${replaced}, scadserve_wasm_helper_starts_total +${starts}.`);
+  say(`${2 * KILLS} times: a warm WASM render of \`cube(10);\` (the baseline), 0.3 s for the spare, SIGKILL to the helper (its pid from health, checked to be this runner's child running helper.mjs), then a render of \`cube(10);\`. In the first ${KILLS} (*render*) that render asks for no engine (the default: WASM, the CLI as fallback) and the next follows at once; *kill to WASM* is from the kill to the end of the first render a WASM helper answers again. In the other ${KILLS} (*health*) health is read 250 ms after the kill, then the render asks for engine=wasm, then health is read every 10 ms until it says ready with a new pid: *render to ready*, from the end of that render. Metrics over the ${2 * KILLS} kills: scadserve_wasm_helper_replaced_total +${replaced}, scadserve_wasm_helper_starts_total +${starts}.`);
   say("");
   say("| what | median | range | ratio to a warm WASM render | answered by |");
   say("|---|---:|---:|---:|---|");
@@ -303,11 +315,11 @@ async function partReplace() {
   rr(Hh.map((r) => r.startS * 1000), `the new helper's start_seconds in health (${Hh.length})`, "");
   say("");
   const fallbacks = [...new Set(R.map((r) => r.r1.fallback).filter(Boolean))];
-  if (fallbacks.length) say(`- The render after a kill with the default engine was answered by the CLI (X-Engine-Fallback: "${fallbacks.join('", "')}"): the worker finds the helper dead only when it sends it the request, falls back, and starts the new helper at once; that render does not wait for it.`);
+  if (fallbacks.length) say(`- The render after a kill with the default engine was answered by the CLI (X-Engine-Fallback: "${fallbacks.join('", "')}"): the runner finds the helper dead only when it sends it the request, falls back, and starts the new helper at once; that render does not wait for it.`);
   const errs = [...new Set(Hh.filter((r) => r.r1.status !== 200).map((r) => `${r.r1.status} ${r.r1.errorType}`))];
   if (errs.length) say(`- With engine=wasm the render after a kill fails: ${errs.join(", ")} (the helper died while idle, before the request).`);
   const stale = Hh.filter((r) => r.staleState === "ready" && r.stalePid === "old pid").length;
-  if (stale) say(`- ${stale} of ${Hh.length} times health still said \`ready\` with the dead helper's pid 250 ms after the kill: the worker notices a dead helper only when it next renders.`);
+  if (stale) say(`- ${stale} of ${Hh.length} times health still said \`ready\` with the dead helper's pid 250 ms after the kill: the runner notices a dead helper only when it next renders.`);
   if (replaced !== 2 * KILLS) say(`- scadserve_wasm_helper_replaced_total grew by ${replaced} for ${2 * KILLS} kills.`);
   say("");
   return warmMed;
@@ -455,7 +467,7 @@ async function partCorpus() {
 // ---- main --------------------------------------------------------------------------------
 
 const h = await readyHelper();
-log(`instance at ${BASE}, worker ${WORKER}, helper ${h.helper_pid} (OpenSCAD ${h.version}, ready in ${f(h.start_seconds, 2)} s)`);
+log(`instance at ${BASE}, runner ${WORKER}, helper ${h.helper_pid} (OpenSCAD ${h.version}, ready in ${f(h.start_seconds, 2)} s)`);
 for (const part of PARTS) {
   if (part === "memory") await partMemory();
   else if (part === "replace") await partReplace();

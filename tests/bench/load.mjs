@@ -1,8 +1,8 @@
 // load.mjs -- section 5 of `make bench` (tests/bench/run.sh): the service under a mixed load,
 // with a low-rate POST /api/jobs client alongside.
 //
-// run.sh starts a dedicated instance with the default pools (WORKERS=4 render workers,
-// FRONT_WORKERS=2, RUNNERS=2, SCADSERVE_RATE_LIMIT=off) and runs
+// run.sh starts a dedicated instance with the default pools (WORKERS=16 wait workers,
+// FRONT_WORKERS=2, RUNNERS = the render slots, SCADSERVE_RATE_LIMIT=off) and runs
 //   node tests/bench/load.mjs BASE STATE_DIR OUT_DIR REPORT VERDICTS
 // (the same arguments as engines.mjs). What it does:
 //   1. renders BENCH_LOAD_MODELS (16) small models, checking that GET /api/models/{key} serves
@@ -12,7 +12,7 @@
 //      requests sent, exactly one in ten (BENCH_LOAD_RENDER_EVERY) is a cold render (POST
 //      /api/render of `cube(N);` with a comment new to the run: a cache miss, default engine),
 //      the others cache hits over the models, alternating GET /api/models/{key} (answered by
-//      nginx from the mirror) and POST /api/render (a hit answered by the render pool);
+//      nginx from the mirror) and POST /api/render (a hit answered by the front pool);
 //      latency per class is each exchange's wall time in this process (request to last body
 //      byte, process.hrtime);
 //   3. alongside, a separate Node process (this file with --jobs-client) sends POST /api/jobs of
@@ -172,6 +172,10 @@ function status(pid) {
 function cmdline(pid) {
   try { return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim(); } catch { return ""; }
 }
+// How many processes of a role the instance has now.
+function poolSize(role) {
+  return instanceProcesses().procs.filter((p) => p.role === role).length;
+}
 function pidsOf(file) {
   try { return readFileSync(join(STATE, "run", file), "utf8").split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
 }
@@ -191,10 +195,14 @@ function instanceProcesses() {
   const procs = [];
   const master = pidsOf("nginx.pid")[0];
   if (master && all.has(master)) procs.push({ pid: master, role: "nginx master" });
-  const roots = [["scadserve.pids", "render worker"], ["front.pids", "front worker"], ["runners.pids", "runner"]];
+  // Each pool is a supervisor (multiwatch, its pid in run/<pool>.pids) and its children.
+  const roots = [["scadserve.pids", "wait worker"], ["front.pids", "front worker"], ["runners.pids", "runner"]];
   const owners = new Set();
-  for (const [file, role] of roots) for (const p of pidsOf(file)) if (all.has(p)) { procs.push({ pid: p, role }); owners.add(p); }
   const children = (p) => [...all].filter(([, s]) => s.ppid === p).map(([c]) => c);
+  for (const [file, role] of roots) for (const sup of pidsOf(file)) if (all.has(sup)) {
+    procs.push({ pid: sup, role: "supervisor" });
+    for (const p of children(sup)) { procs.push({ pid: p, role }); owners.add(p); }
+  }
   if (master) for (const c of children(master)) procs.push({ pid: c, role: "nginx worker" });
   const others = [];
   for (const o of owners) {
@@ -400,7 +408,7 @@ const wrong = classes.reduce((a, c) => a + stats[c].wrongCache + stats[c].wrongB
 
 say(`## 5. Under load: ${100 - 100 / EVERY} % cache hits, ${100 / EVERY} % cold renders, and POST /api/jobs alongside`);
 say();
-say(`An instance with the default pools (${pidsOf("scadserve.pids").length} render workers, ${pidsOf("front.pids").length} front workers, ${pidsOf("runners.pids").length} runners, ${msum(before, "scadserve_render_slots") || "?"} render slots), no rate limit. ${CONNS} closed-loop clients (Node, keep-alive connections, each sending its next request when the last is answered) for ${SECONDS} s on loopback; of the requests sent, one in ${EVERY} is a cold render (\`cube(N);\` with a comment new to the run, the default engine, a cache miss each), the others cache hits over ${NMODELS} pre-rendered models (${Math.min(...modelBytes)}-${Math.max(...modelBytes)} bytes), alternating \`GET /api/models/{key}\` (nginx, from the mirror) and \`POST /api/render\` (a hit, through the render pool, where it waits behind the renders). Latency: each exchange's wall time in the client. Alongside, another process sends \`POST /api/jobs\` (a distinct small model each) ${JOBS_RATE} times a second on its own schedule and times each to its answer. Memory: VmHWM of every process of the instance, read every second. Targets: no 5xx other than the program's \`503 overloaded\` and no failed request; \`POST /api/jobs\` p99 < 100 ms; no renderer or zombie left afterwards.`);
+say(`An instance with the default pools (${poolSize("wait worker")} wait workers, ${poolSize("front worker")} front workers, ${poolSize("runner")} runners, ${msum(before, "scadserve_render_slots") || "?"} render slots), no rate limit. ${CONNS} closed-loop clients (Node, keep-alive connections, each sending its next request when the last is answered) for ${SECONDS} s on loopback; of the requests sent, one in ${EVERY} is a cold render (\`cube(N);\` with a comment new to the run, the default engine, a cache miss each), the others cache hits over ${NMODELS} pre-rendered models (${Math.min(...modelBytes)}-${Math.max(...modelBytes)} bytes), alternating \`GET /api/models/{key}\` (nginx, from the mirror) and \`POST /api/render\` (a hit, answered by the front pool; a miss is a job the wait pool's worker waits on). Latency: each exchange's wall time in the client. Alongside, another process sends \`POST /api/jobs\` (a distinct small model each) ${JOBS_RATE} times a second on its own schedule and times each to its answer. Memory: VmHWM of every process of the instance, read every second. Targets: no 5xx other than the program's \`503 overloaded\` and no failed request; \`POST /api/jobs\` p99 < 100 ms; no renderer or zombie left afterwards.`);
 say();
 say(`| class | answered | per second | p50 | p90 | p99 | max | status codes |`);
 say(`|---|---:|---:|---:|---:|---:|---:|---|`);
@@ -429,7 +437,7 @@ say(`| nothing left afterwards | ${idle ? "idle (nothing in flight or queued) af
 say();
 
 // Memory by role.
-const roles = ["nginx master", "nginx worker", "render worker", "front worker", "runner", "WASM helper"];
+const roles = ["nginx master", "nginx worker", "supervisor", "wait worker", "front worker", "runner", "WASM helper"];
 say(`Peak memory (VmHWM) of every process of the instance over the run (${mem.size} processes seen; every one in load-memory.tsv). Other processes seen at once below the workers and runners (renderers): at most ${maxOthers}.`);
 say();
 say(`| role | processes | VmHWM each (min-max) | VmHWM sum |`);

@@ -211,7 +211,8 @@ if want hits; then   # (not indented: the section is the script's top level othe
 log "starting an instance with WORKERS=$BENCH_WORKERS"
 inst_start hits "$BENCH_WORKERS"
 log "instance at $BASE, state in $INST_DIR"
-WORKER_COUNT=$(wc -w < "$INST_DIR/run/scadserve.pids")
+# The front pool answers the hits (each pool is a supervisor and its children).
+WORKER_COUNT=$(pgrep -c -P "$(cat "$INST_DIR/run/front.pids")")
 printf 'model\tbytes\tround\tvariant\trequests\tduration_us\trps\tp50_us\tp99_us\tmax_us\tstatus_errors\tsocket_errors\ttimeouts\n' > "$OUT/hits.tsv"
 
 VARIANTS=(static ceiling get post json)
@@ -415,7 +416,7 @@ log "memory: one worker, $MEM_WARMUP warm-up + $MEM_REQUESTS mixed requests"
 inst_stop
 inst_start mem 1
 # The front pool's worker: it answers the models, health, metrics and errors of the mix.
-PID=$(tr -s ' \n' ' ' < "$INST_DIR/run/front.pids" | awk '{ print $1 }')
+PID=$(pgrep -P "$(cat "$INST_DIR/run/front.pids")" | head -n 1)
 [ -r "/proc/$PID/status" ] || die "no worker process $PID"
 for model in small large; do
   nginx_reset   # one FastCGI worker: see nginx_reset, else this may wait for nginx's 60 s keepalive
@@ -474,12 +475,12 @@ fi   # want memory
 # 4. Engines: WASM against the CLI (tests/bench/engines.mjs)
 ########################################################################################
 if want engines; then
-# One worker, so that every render goes to the same WASM helper (its memory, its replacement).
+# One runner, so that every render goes to the same WASM helper (its memory, its replacement).
 # engines.mjs reads health at once: a helper whose ready frame nobody reads within 20 s of its
 # start is given up (see README.md, Known effects).
-log "engines: an instance with WORKERS=1"
+log "engines: an instance with RUNNERS=1"
 inst_stop
-inst_start engines 1
+inst_start engines 1 1 1
 BENCH_RUN_ID=$RUN_ID OPENSCAD=$OPENSCAD node "$HERE/engines.mjs" "$BASE" "$INST_DIR" "$OUT" "$REPORT" "$VERDICTS" ||
   die "the engine benchmarks failed"
 inst_stop
@@ -489,11 +490,11 @@ fi   # want engines
 # 5. Under load: hits, cold renders and POST /api/jobs (tests/bench/load.mjs)
 ########################################################################################
 if want load; then
-# scadservectl's default pools (4 render workers, 2 front workers, 2 runners), whatever
-# BENCH_WORKERS says: the load is measured on the service as it ships.
+# scadservectl's default pools (16 wait workers, 2 front workers, a runner per render slot),
+# whatever BENCH_WORKERS says: the load is measured on the service as it ships.
 log "load: an instance with the default pools, ${BENCH_LOAD_SECONDS:-60} s at ${BENCH_LOAD_CONNS:-64} connections"
 inst_stop
-inst_start load "${BENCH_LOAD_WORKERS:-4}" "${BENCH_LOAD_FRONT_WORKERS:-2}" "${BENCH_LOAD_RUNNERS:-2}"
+inst_start load "${BENCH_LOAD_WORKERS:-16}" "${BENCH_LOAD_FRONT_WORKERS:-2}" "${BENCH_LOAD_RUNNERS:-}"
 BENCH_RUN_ID=$RUN_ID node "$HERE/load.mjs" "$BASE" "$INST_DIR" "$OUT" "$REPORT" "$VERDICTS" ||
   die "the load benchmark failed"
 inst_stop

@@ -165,14 +165,17 @@ cache_entries() { curl -s "$BASE_URL/api/health" | jq -r '.cache.entries'; }
 # metric NAME: a value from /api/metrics (the full series name, labels included).
 metric() { curl -s "$BASE_URL/api/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 
+# pool_pids POOL [DIR]: the live processes of one of an instance's pools (scadserve: the wait
+# pool, front, runners): the children of its supervisor, multiwatch, whose pid is in
+# run/POOL.pids.
+pool_pids() {
+  local s
+  for s in $(grep -o '[0-9]\+' "${2:-$INST_DIR}/run/$1.pids" 2>/dev/null); do pgrep -P "$s" || true; done
+}
 # all_pids [DIR]: every process of an instance's pools: the wait pool, the front pool and the
 # job runners (the only ones that render: runner_pids).
-all_pids() {
-  local d=${1:-$INST_DIR}
-  # spawn-fcgi ends its last pid without a newline.
-  { cat "$d/run/scadserve.pids"; echo; cat "$d/run/front.pids"; echo; cat "$d/run/runners.pids"; echo; } 2>/dev/null | grep -o '[0-9]\+'
-}
-runner_pids() { grep -o '[0-9]\+' "${1:-$INST_DIR}/run/runners.pids" 2>/dev/null; }
+all_pids() { pool_pids scadserve "${1:-}"; pool_pids front "${1:-}"; pool_pids runners "${1:-}"; }
+runner_pids() { pool_pids runners "${1:-}"; }
 
 # workers_fds_clean: every process of the current instance, idle, holds only what it keeps for
 # its life (the listening socket as fd 0, /dev/null, its log, the cache and jobs databases, a

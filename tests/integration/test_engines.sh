@@ -40,7 +40,7 @@ t_helpers() {
   # One helper per job runner (RUNNERS: the render slots), none in the FastCGI pools.
   expect_eq "helpers" "$(helper_pids | wc -l)" "$(curl -s "$BASE_URL/api/health" | jq .render_slots.total)"
   local p
-  for p in $(grep -o '[0-9]\+' "$INST_DIR/run/scadserve.pids" "$INST_DIR/run/front.pids" | cut -d: -f2); do
+  for p in $(pool_pids scadserve) $(pool_pids front); do
     [ -z "$(pgrep -P "$p" -f 'engines/wasm/helper.mjs')" ] || fail "FastCGI worker $p has a helper"
   done
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_healing.sh -- what a process killed or stopped at a bad moment leaves behind: a place in
+# test_healing.sh -- processes are supervised (one killed is replaced), and what a process
+# killed or stopped at a bad moment leaves behind: a place in
 # the render queue when the worker waiting on it dies (the count must come back down, new
 # misses must still get in), a wait that must end when the worker is told to stop, and scratch
 # directories of a runner killed mid-render, swept at the next start, never one a live runner
@@ -117,26 +118,49 @@ t_scratch_sweep() {
   # Its client gives up too, so that nobody waits on that render and it is not run again.
   kill "$d_curl"
   within 10 hangs 0 || end_hangs
-  [ -d "$dead" ] || fail "the killed worker's scratch directory is already gone"
+  # Its supervisor starts another runner, which sweeps what the dead one left.
+  within 10 not test -e "$dead" || fail "the dead runner's $dead was not swept"
+  [ ! -e "$dead.lock" ] || fail "its lock file was not swept"
+  grep -q "removed $dead: left by a worker that died" "$A_DIR/log/scadserve.log" ||
+    fail "no log line: $(grep removed "$A_DIR/log/scadserve.log")"
+  expect_eq "runners" "$(runner_pids "$A_DIR" | wc -l)" 2
   bg_render l "${HANG}cube(7);"
   within 10 hangs 1 || fail "the second render did not start"
-  within 10 scratch_count 2 || fail "no second scratch directory: $(ls "$A_DIR/tmp")"
-  live=$(scratch_dirs | grep -vx -- "$dead")
+  within 10 scratch_count 1 || fail "no scratch directory for the second render: $(ls "$A_DIR/tmp")"
+  live=$(scratch_dirs)
   # Another instance on the same scratch folder starts: each of its workers sweeps. (Started
   # in this check's subshell, which finish does not know of: it stops it itself.)
   trap inst_stop EXIT
   WORKERS=2 inst_start "${STANDIN_ENV[@]}" SCADSERVE_TMPDIR="$A_DIR/tmp" || fail "B did not start"
-  [ ! -e "$dead" ] || fail "the dead worker's $dead was not swept"
-  [ ! -e "$dead.lock" ] || fail "its lock file was not swept"
   [ -d "$live/src" ] || fail "the live render's $live was swept"
-  grep -q "removed $dead: left by a worker that died" "$INST_DIR/log/scadserve.log" ||
-    fail "no log line: $(grep removed "$INST_DIR/log/scadserve.log")"
   # The live render ends as usual, and cleans up after itself.
   end_hangs
   within 30 bg_done l || fail "the second render never answered"
   within 10 scratch_count 0 || fail "left: $(ls -A "$A_DIR/tmp")"
   [ -z "$(ls -A "$A_DIR/tmp")" ] || fail "left: $(ls -A "$A_DIR/tmp")"
 }
-check "scratch of a killed runner is swept at the next start, a live one never" t_scratch_sweep
+check "scratch of a killed runner is swept by the runner started in its place, a live one never" t_scratch_sweep
+
+# Supervision: every pool's processes are watched (multiwatch), and one that dies is replaced.
+inst_start || { finish; exit 1; }
+t_supervised() {
+  local pool victim s i n
+  s=$(render_src 'cube(2);'); expect_eq "before" "$s" 200
+  for pool in scadserve front runners; do
+    n=$(pool_pids "$pool" | wc -l)
+    victim=$(pool_pids "$pool" | head -n 1)
+    [ -n "$victim" ] || fail "no $pool process"
+    kill -KILL "$victim"
+    for i in $(seq 1 100); do
+      ! pool_pids "$pool" | grep -qx "$victim" && [ "$(pool_pids "$pool" | wc -l)" = "$n" ] && break
+      sleep 0.05
+    done
+    ! pool_pids "$pool" | grep -qx "$victim" || fail "$pool: $victim still there"
+    expect_eq "$pool processes after a kill" "$(pool_pids "$pool" | wc -l)" "$n"
+  done
+  health_ok
+  s=$(render_src "cube(3); // after the kills $RANDOM"); expect_eq "a render after" "$s/$(header X-Engine)" 200/wasm
+}
+check "a process killed in any pool is replaced by its supervisor; renders go on" t_supervised
 
 finish

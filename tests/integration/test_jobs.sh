@@ -144,7 +144,7 @@ t_job_many_workers() {
   # Every front worker answers for it (the record is in SQLite, not in the worker that made it).
   for i in $(seq 1 20); do codes+=$(curl -s -o /dev/null -w '%{http_code} ' "$BASE_URL/api/jobs/$id"); done
   expect_eq "answers" "$(echo $codes | tr ' ' '\n' | sort -u | tr '\n' ' ')" "200 "
-  expect_eq "front workers" "$(wc -w < "$INST_DIR/run/front.pids")" 2
+  expect_eq "front workers" "$(pool_pids front | wc -l)" 2
 }
 check "a job is answered by any front worker" t_job_many_workers
 
