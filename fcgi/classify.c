@@ -382,3 +382,27 @@ classify_log_summary(const char *log, char *out, size_t outlen)
 		out[used] = '\0';
 	}
 }
+
+int
+classify_stage(const char *line, char *out, size_t outlen)
+{
+	static const char *const said[] = { "ECHO:", "WARNING:", "DEPRECATED:", "TRACE:", NULL };
+	static const char *const done[] = { "Geometries in cache", "Total rendering time",
+	    "Top level object", NULL };
+	int i;
+
+	if (outlen == 0)
+		return 0;
+	for (i = 0; done[i] != NULL; i++)
+		if (strncmp(line, done[i], strlen(done[i])) == 0) {
+			snprintf(out, outlen, "writing the result");
+			return 1;
+		}
+	for (i = 0; said[i] != NULL; i++)
+		if (strncmp(line, said[i], strlen(said[i])) == 0) {
+			snprintf(out, outlen, "evaluating the model, last said: %.100s", line);
+			text_utf8_scrub(out, strlen(out));	/* cut mid-character, or a model's bytes */
+			return 1;
+		}
+	return 0;
+}

@@ -44,4 +44,12 @@ char *classify_clean_log(const char *log, const char *scratch_dir);
  */
 void classify_log_summary(const char *log, char *out, size_t outlen);
 
+/*
+ * What one line of OpenSCAD's log (without its newline), read while the render runs, says
+ * it is doing, into out (valid UTF-8, cut to fit): "evaluating the model, last said: ECHO: ..."
+ * for its echo, warning and trace lines, "writing the result" once it prints its geometry
+ * summary. 1 if the line says something, 0 if not (out untouched). Pure.
+ */
+int classify_stage(const char *line, char *out, size_t outlen);
+
 #endif

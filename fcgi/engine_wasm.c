@@ -713,6 +713,7 @@ engine_wasm_render(const struct engine_env *env, const struct req_render *r,
 		rc = WASM_FAILED;
 		goto out;
 	}
+	lb.watched = 1;		/* OpenSCAD's log, as it comes, to whoever follows the render */
 	drain_log(NULL);	/* anything it said between renders is not this render's */
 	start = now();
 	/* The answer carries the output: one byte over the limit is enough to know it is over. */

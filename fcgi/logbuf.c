@@ -5,6 +5,16 @@
 
 #include "logbuf.h"
 
+static void (*watcher)(void *ctx, const char *p, size_t n);
+static void *watcher_ctx;
+
+void
+logbuf_watch(void (*fn)(void *ctx, const char *p, size_t n), void *ctx)
+{
+	watcher = fn;
+	watcher_ctx = ctx;
+}
+
 int
 logbuf_init(struct logbuf *lb, size_t max)
 {
@@ -25,6 +35,8 @@ logbuf_add(struct logbuf *lb, const char *p, size_t n)
 {
 	size_t take;
 
+	if (lb->watched && watcher != NULL && n > 0)
+		watcher(watcher_ctx, p, n);
 	take = lb->head_max - lb->head_len < n ? lb->head_max - lb->head_len : n;
 	memcpy(lb->head + lb->head_len, p, take);
 	lb->head_len += take;

@@ -11,10 +11,17 @@ struct logbuf {
 	char *tail;                /* ring */
 	size_t tail_pos, tail_len, tail_max;
 	size_t dropped;            /* bytes between head and tail that were not kept */
+	int watched;               /* 1: what is added also goes to the watcher (logbuf_watch) */
 };
 
 /* Makes lb keep at most max bytes (at least 64): a quarter head, the rest tail. 0 or -1. */
 int logbuf_init(struct logbuf *lb, size_t max);
+
+/*
+ * The watcher: every byte added to a watched log (a render's OpenSCAD log: the engines mark
+ * theirs) is also passed to fn as it comes, in chunks. NULL: none. One per process.
+ */
+void logbuf_watch(void (*fn)(void *ctx, const char *p, size_t n), void *ctx);
 
 /* Adds n bytes at p. */
 void logbuf_add(struct logbuf *lb, const char *p, size_t n);

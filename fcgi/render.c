@@ -172,6 +172,7 @@ render_run(const char *prog, char *const argv[], char *const envp[], const char 
 	memset(&lb, 0, sizeof(lb));
 	if (logbuf_init(&lb, log_max))
 		goto out;
+	lb.watched = 1;		/* OpenSCAD's log, as it comes, to whoever follows the render */
 	if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
 		log_msg(LOG_ERROR, NULL, "pipe: %s", strerror(errno));
 		goto out;

@@ -12,9 +12,11 @@
 
 #include <jansson.h>
 
+#include "classify.h"
 #include "engine.h"
 #include "jobs.h"
 #include "key.h"
+#include "logbuf.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
@@ -50,6 +52,71 @@ static int
 alive(int pid)
 {
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Follows OpenSCAD's log while a job renders, for the job's stage (GET /api/jobs/{id}). */
+struct stage_watch {
+	struct jobs *j;
+	const char *key;
+	const char *engine;        /* "OpenSCAD 2025, WASM" or "OpenSCAD CLI" */
+	char line[512];            /* the line so far */
+	size_t len;
+	char shown[160];           /* the stage last recorded */
+	char pending[160];         /* a newer one, not recorded yet */
+	struct timespec at;        /* when shown was recorded */
+	int changes;               /* stages recorded from the log */
+};
+
+static double
+since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * Records the pending stage if it differs: the first at once, then at most five times a
+ * second (a model echoing in a loop), except the last stage ("writing the result").
+ */
+static void
+stage_flush(struct stage_watch *sw, int force)
+{
+	if (sw->pending[0] == '\0' || strcmp(sw->pending, sw->shown) == 0)
+		return;
+	if (!force && sw->changes > 0 && since(&sw->at) < 0.2)
+		return;
+	sw->changes++;
+	jobs_stage(sw->j, sw->key, sw->pending);
+	snprintf(sw->shown, sizeof(sw->shown), "%s", sw->pending);
+	clock_gettime(CLOCK_MONOTONIC, &sw->at);
+}
+
+/* logbuf_watch's callback: OpenSCAD's log as it comes, cut into lines. */
+static void
+stage_watch(void *ctx, const char *p, size_t n)
+{
+	struct stage_watch *sw = ctx;
+	char stage[128];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] != '\n') {
+			if (sw->len < sizeof(sw->line) - 1)
+				sw->line[sw->len++] = p[i];
+			continue;
+		}
+		sw->line[sw->len] = '\0';
+		sw->len = 0;
+		if (classify_stage(sw->line, stage, sizeof(stage))) {
+			int writing = strcmp(stage, "writing the result") == 0;
+
+			snprintf(sw->pending, sizeof(sw->pending), "rendering (%s): %s", sw->engine,
+			    stage);
+			stage_flush(sw, writing);
+		}
+	}
 }
 
 /* Records a failed render of key: its jobs get the error object. */
@@ -122,9 +189,10 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 	struct engine_out out;
 	struct cache_entry ce;
 	struct err e;
+	struct stage_watch sw;
 	const char *engine, *why, *not_stored = NULL;
 	char key[65], rid[80], *result = NULL;
-	int slot = -1, pair[2] = { -1, -1 };
+	int slot = -1, pair[2] = { -1, -1 }, rc;
 
 	memset(&r, 0, sizeof(r));
 	memset(&out, 0, sizeof(out));
@@ -165,9 +233,17 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 		finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
 		goto out;
 	}
-	jobs_stage(j, w->key, strcmp(engine, "wasm") == 0 ? "rendering (OpenSCAD 2025, WASM)" :
-	    "rendering (OpenSCAD CLI)");
-	if (engine_render(&env, &r, rid, &out, &e)) {
+	memset(&sw, 0, sizeof(sw));
+	sw.j = j;
+	sw.key = w->key;
+	sw.engine = strcmp(engine, "wasm") == 0 ? "OpenSCAD 2025, WASM" : "OpenSCAD CLI";
+	snprintf(sw.shown, sizeof(sw.shown), "rendering (%s)", sw.engine);
+	jobs_stage(j, w->key, sw.shown);
+	clock_gettime(CLOCK_MONOTONIC, &sw.at);
+	logbuf_watch(stage_watch, &sw);
+	rc = engine_render(&env, &r, rid, &out, &e);
+	logbuf_watch(NULL, NULL);
+	if (rc) {
 		if (out.cancelled && !jobs_should_stop(j, w->key)) {
 			/*
 			 * A stop meant for the render before this one (its DELETE read this runner's

@@ -103,6 +103,24 @@ t_job_cancel() {
 }
 check "DELETE: a queued job never runs, a running one's renderer stops within a second" t_job_cancel
 
+t_job_stage() {
+  local s id i stage=""
+  s=$(job_post "echo(\"stage marker $RANDOM\"); $SPIN cube(9);"); id=$(jq -r .id "$TMP/body")
+  wait_state "$id" running || return 1
+  # OpenSCAD's log, read as it comes: its echo shows in the stage while the render goes on.
+  for i in $(seq 1 100); do
+    curl -s "$BASE_URL/api/jobs/$id" > "$TMP/job.json"
+    stage=$(jq -r '.stage // ""' "$TMP/job.json")
+    [[ $stage == *'last said: ECHO: "stage marker'* ]] && break
+    sleep 0.02
+  done
+  [[ $stage == "rendering (OpenSCAD 2025, WASM): evaluating the model, last said: ECHO: \"stage marker"* ]] ||
+    fail "stage: $(cat "$TMP/job.json")"
+  expect_eq "still running" "$(jq -r .state "$TMP/job.json")" running
+  wait_state "$id" done
+}
+check "a running job's stage is what OpenSCAD's log says as it renders" t_job_stage
+
 t_job_shared() {
   local s a b renders src
   renders=$(metric scadserve_renders_total)

@@ -622,10 +622,37 @@ TEST(log_summary)
 	CHECK_STR(out, "");
 }
 
+/* A running job's stage, from the lines of OpenSCAD's log as they come. */
+TEST(stage_from_log_lines)
+{
+	char out[128] = "untouched", longline[400];
+
+	CHECK_INT(classify_stage("Could not initialize localization.", out, sizeof(out)), 0);
+	CHECK_STR(out, "untouched");
+	CHECK_INT(classify_stage("", out, sizeof(out)), 0);
+	CHECK_INT(classify_stage("ECHO: \"started\"", out, sizeof(out)), 1);
+	CHECK_STR(out, "evaluating the model, last said: ECHO: \"started\"");
+	CHECK_INT(classify_stage("WARNING: Ignoring unknown variable 'x'", out, sizeof(out)), 1);
+	CHECK_HAS(out, "last said: WARNING: Ignoring");
+	CHECK_INT(classify_stage("Geometries in cache: 3", out, sizeof(out)), 1);
+	CHECK_STR(out, "writing the result");
+	CHECK_INT(classify_stage("Total rendering time: 0:00:00.002", out, sizeof(out)), 1);
+	CHECK_STR(out, "writing the result");
+	/* A model's long echo of two-byte characters: cut, and still valid UTF-8. */
+	memcpy(longline, "ECHO: ", 6);
+	for (size_t i = 6; i + 2 < sizeof(longline); i += 2)
+		memcpy(longline + i, "\xc3\xa9", 2);
+	longline[sizeof(longline) - 2] = '\0';
+	CHECK_INT(classify_stage(longline, out, sizeof(out)), 1);
+	CHECK(strlen(out) < sizeof(out));
+	CHECK(text_utf8_valid(out, strlen(out)));
+}
+
 UNIT_MAIN(log_summary, parse_error_main_file, parse_error_included_file, parse_error_quoted_file_name,
     evaluation_errors, model_2d_as_stl, model_3d_as_svg, model_empty, file_not_accessible,
     finished_render_succeeds_whatever_its_log, error_with_line_wins_over_a_missing_file,
     error_with_line_first, error_only_at_line_start, assertion_text_is_not_the_location,
     syntax_error_in_echo_and_ast, output_not_writable, log_warnings, timeouts, output_too_large, memory_limit, crashes,
     empty_text_output, no_output, success, echo_cannot_pass_for_an_error, multiline_echo_cannot_pass_for_an_error,
-    clean_log, clean_log_scratch_dir, clean_log_utf8, long_line_message_answerable)
+    clean_log, clean_log_scratch_dir, clean_log_utf8, long_line_message_answerable,
+    stage_from_log_lines)
