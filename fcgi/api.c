@@ -331,7 +331,8 @@ handle_wait(struct call *c, const char *id)
 	struct job_info ji;
 	double start = now_wall(), next = 0, t;
 	double queue_end = start + app->cfg.queue_wait;
-	double end = queue_end + app->cfg.timeout + 30;	/* a runner lost, twice: say so */
+	/* A runner lost twice, or stuck: say so before nginx gives up (at + 30 s). */
+	double end = queue_end + app->cfg.timeout + 20;
 	uint64_t seen = 0;
 	int rc, told;
 
@@ -378,6 +379,9 @@ handle_wait(struct call *c, const char *id)
 				if (*app->stopping)
 					err_set(&c->e, ERR_OVERLOADED, "the service is stopping: try "
 					    "again shortly");
+				else if (t >= end)
+					err_set(&c->e, ERR_OVERLOADED, "the render did not end in %.0f "
+					    "s (its runner was lost?): try again shortly", t - start);
 				else
 					err_set(&c->e, ERR_OVERLOADED, "no render slot came free in %.0f "
 					    "s (SCADSERVE_QUEUE_WAIT): try again shortly", t - start);

@@ -218,6 +218,20 @@ engine_wasm_usable(const struct format *f)
 {
 	if (!W.enabled || W.policy.refuse || !engine_wasm_has_format(f))
 		return 0;
+	/*
+	 * A process that never starts a helper (the FastCGI pools: they key requests, the runners
+	 * render them) goes by the runners' helpers: when every one of them is resting, the
+	 * runners render on the CLI, so the key (which names the engine) must say CLI too.
+	 */
+	if (W.starts == 0) {
+		struct board_entry b[BOARD_ENTRIES];
+		int n = board_read(b, BOARD_ENTRIES), i;
+
+		for (i = 0; i < n; i++)
+			if (b[i].state != BOARD_RESTING)
+				return 1;
+		return n == 0;	/* none yet: the runners are starting theirs */
+	}
 	/* A helper that would not start is tried again after a while; the CLI answers until then. */
 	return W.failed_at == 0 || now() - W.failed_at >= RETRY_SECONDS;
 }

@@ -326,19 +326,19 @@ runner_main(struct app *app)
 		uint64_t seen = metrics_get(M_JOBS_SUBMITTED);
 		int waited;
 
-		rc = jobs_claim(app->jobs, (int)getpid(), &w);
-		if (rc == 1) {
-			run_one(app, app->jobs, &w);
-			jobs_work_free(&w);
-			continue;
-		}
-		/* Nothing queued: now and then, tidy up. */
+		/* Every couple of seconds, busy or not, tidy up. */
 		if (time(NULL) - tidied >= 2) {
 			tidied = time(NULL);
 			if (jobs_recover(app->jobs, alive) > 0)
 				metrics_add(M_JOBS_SUBMITTED, 1);
 			jobs_prune(app->jobs, KEEP_SECONDS);
 			spool_prune(app->spool_dir, SPOOL_KEEP_SECONDS);
+		}
+		rc = jobs_claim(app->jobs, (int)getpid(), &w);
+		if (rc == 1) {
+			run_one(app, app->jobs, &w);
+			jobs_work_free(&w);
+			continue;
 		}
 		/* Until something is submitted (the counter moves), or a while at most. */
 		for (waited = 0; waited < IDLE_MS && !*app->stopping &&

@@ -344,7 +344,18 @@ t_helper_fails() {
   h=$(curl -s "$BASE_URL/api/health" | jq -c '.engines[] | select(.name == "wasm")')
   echo "$h" | jq -e '.state == "resting" or .state == "starting"' >/dev/null || fail "state: $h"
   expect_eq "start failures" "$([ "$(metric scadserve_wasm_helper_start_failures_total)" -ge 1 ] && echo yes)" yes
+  # While every runner's helper rests, the front pool keys a request as the CLI's too: the
+  # same request again is a hit, not another render.
+  local i
+  for i in $(seq 1 100); do
+    [ "$(curl -s "$BASE_URL/api/health" | jq -r '.engines[] | select(.name == "wasm") | .state')" = resting ] && break
+    sleep 0.1
+  done
+  s=$(render_src "cube(4); // outage $RANDOM")
+  expect_eq "during the outage" "$s/$(header X-Engine)/$(header X-Cache)" 200/cli/miss
+  s=$(render_src "$(cat "$TMP/src.scad")")
+  expect_eq "the same again" "$s/$(header X-Engine)/$(header X-Cache)" 200/cli/hit
 }
-check "a helper that will not start: the CLI answers, health says why" t_helper_fails
+check "a helper that will not start: the CLI answers, health says why, repeats are hits" t_helper_fails
 
 finish
