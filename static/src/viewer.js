@@ -19,16 +19,45 @@ function gridStep(size) {
   return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
 }
 
+// One WebGL context for every viewer that asks for it (the widgets: a page may hold dozens,
+// and browsers keep about 16 contexts alive): it draws one viewer's scene at a time, at that
+// viewer's size, and the picture is copied into the viewer's own 2D canvas.
+let sharedRenderer = null;
+function shared() {
+  if (!sharedRenderer) {
+    sharedRenderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    sharedRenderer.setPixelRatio(1);
+  }
+  return sharedRenderer;
+}
+// How many WebGL contexts the viewers made: one per page viewer, one for all shared ones.
+export function webglContexts() {
+  return (sharedRenderer ? 1 : 0) + ownContexts;
+}
+let ownContexts = 0;
+
 export class Viewer {
-  constructor(container) {
+  // options.shared: draw through the one shared WebGL context into a 2D canvas of its own.
+  // options.background: the scene's background colour (a CSS colour string).
+  constructor(container, { shared: useShared = false, background = '#eef1f5' } = {}) {
     this.container = container;
-    this.renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
-    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
-    this.renderer.domElement.className = 'viewer-canvas';
-    container.appendChild(this.renderer.domElement);
+    this.shared = useShared;
+    this.pixelRatio = Math.min(window.devicePixelRatio || 1, 2);
+    if (useShared) {
+      this.renderer = null;
+      this.canvas = document.createElement('canvas');
+      this.context2d = this.canvas.getContext('2d');
+    } else {
+      this.renderer = new WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+      this.renderer.setPixelRatio(this.pixelRatio);
+      this.canvas = this.renderer.domElement;
+      ownContexts++;
+    }
+    this.canvas.className = 'viewer-canvas';
+    container.appendChild(this.canvas);
 
     this.scene = new Scene();
-    this.scene.background = new Color(0xeef1f5);
+    this.scene.background = new Color(background);
     this.camera = new PerspectiveCamera(40, 1, 0.01, 1e6);
     this.camera.up.set(0, 0, 1);          // OpenSCAD is Z-up
     this.camera.position.set(60, -90, 70);
@@ -38,7 +67,7 @@ export class Viewer {
     this.scene.add(this.camera);
     this.scene.add(new HemisphereLight(0xffffff, 0x667080, 1.4));
 
-    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.controls = new OrbitControls(this.camera, this.canvas);
     this.controls.screenSpacePanning = true;
     this.controls.addEventListener('change', () => this.requestFrame());
 
@@ -50,14 +79,22 @@ export class Viewer {
     this.framePending = false;
     this.frames = 0;
 
-    new ResizeObserver(() => this.resize()).observe(container);
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(container);
     this.resize();
     this.#setHelpers(100);
   }
 
   resize() {
     const w = Math.max(1, this.container.clientWidth), h = Math.max(1, this.container.clientHeight);
-    this.renderer.setSize(w, h, false);
+    if (this.shared) {
+      this.canvas.width = Math.round(w * this.pixelRatio);
+      this.canvas.height = Math.round(h * this.pixelRatio);
+    } else {
+      this.renderer.setSize(w, h, false);
+    }
+    this.width = w;
+    this.height = h;
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
     this.requestFrame();
@@ -68,11 +105,44 @@ export class Viewer {
     this.framePending = true;
     this.framePromise = new Promise((resolve) => requestAnimationFrame(() => {
       this.framePending = false;
-      this.renderer.render(this.scene, this.camera);
+      this.draw();
       this.frames++;
       resolve();
     }));
     return this.framePromise;
+  }
+
+  // Draws the scene now.
+  draw() {
+    if (!this.shared) {
+      this.renderer.render(this.scene, this.camera);
+      return;
+    }
+    if (this.canvas.width === 0 || this.canvas.height === 0) return;
+    const gl = shared();
+    gl.setSize(this.canvas.width, this.canvas.height, false);
+    gl.render(this.scene, this.camera);
+    this.context2d.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.context2d.drawImage(gl.domElement, 0, 0);
+  }
+
+  // The picture as a PNG Blob (drawn afresh first).
+  async toBlob(type = 'image/png') {
+    this.draw();
+    return new Promise((resolve) => this.canvas.toBlob(resolve, type));
+  }
+
+  // Lets go of what it holds (its own WebGL context, if any, its geometry, its observers).
+  dispose() {
+    this.clear();
+    this.controls.dispose();
+    this.resizeObserver?.disconnect();
+    if (this.renderer) {
+      this.renderer.dispose();
+      this.renderer.forceContextLoss();
+      ownContexts--;
+    }
+    this.canvas.remove();
   }
 
   #setHelpers(size) {

@@ -14,10 +14,44 @@ export function wasmSupported() {
     typeof Worker === 'function';
 }
 
+// The OpenSCAD module, compiled once per page for all its workers (a WebAssembly.Module is
+// posted to each worker, which then only instantiates it). null when the page cannot compile
+// it (no CORS on another origin's .wasm, say): each worker then tries on its own.
+const compiled = new Map();     // wasm URL -> Promise<WebAssembly.Module|null>
+function compileOnce(wasmUrl) {
+  if (!wasmUrl || typeof WebAssembly?.compileStreaming !== 'function') return Promise.resolve(null);
+  if (!compiled.has(wasmUrl)) {
+    compiled.set(wasmUrl, WebAssembly.compileStreaming(fetch(wasmUrl, { credentials: 'same-origin' }))
+      .catch(async () => {
+        const res = await fetch(wasmUrl, { credentials: 'same-origin' });
+        return res.ok ? WebAssembly.compile(await res.arrayBuffer()) : null;
+      })
+      .catch(() => null));
+  }
+  return compiled.get(wasmUrl);
+}
+
+// A module worker must come from the page's origin. For a worker script on another origin
+// (a page embedding the widget from a scadserve server), a same-origin Blob module that
+// imports it: the import is fetched with CORS, and the script keeps its own URL (so its .wasm
+// and fonts resolve against the server).
+const bootstraps = new Map();
+function workerScript(workerUrl) {
+  const url = new URL(workerUrl, location.href);
+  if (url.origin === location.origin) return url.href;
+  if (!bootstraps.has(url.href)) {
+    bootstraps.set(url.href, URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`],
+      { type: 'text/javascript' })));
+  }
+  return bootstraps.get(url.href);
+}
+
 export class WasmRenderer {
-  // workerUrl: URL of the bundled worker.js; fontBase: URL of the folder holding Liberation fonts.
-  constructor({ workerUrl, fontBase }) {
+  // workerUrl: URL of the bundled worker.js; fontBase: URL of the folder holding Liberation fonts;
+  // wasmUrl: URL of the OpenSCAD module, compiled once for every worker (optional).
+  constructor({ workerUrl, fontBase, wasmUrl = null }) {
     this.workerUrl = workerUrl;
+    this.wasmUrl = wasmUrl;
     this.fontBase = String(fontBase);
     this.worker = null;       // the live Worker, or null
     this.ready = null;        // Promise resolved when the worker has compiled the module
@@ -29,6 +63,9 @@ export class WasmRenderer {
   }
 
   canExport(format) { return Boolean(WASM_FORMATS[format]); }
+
+  // Renders waiting or running here: the pool sends a render to the least busy renderer.
+  get load() { return this.queue.length + (this.current ? 1 : 0); }
 
   // Start a worker now, so the first render does not wait for the module to compile.
   warm() {
@@ -90,7 +127,7 @@ export class WasmRenderer {
     if (this.worker) return this.ready;
     let worker;
     try {
-      worker = new Worker(this.workerUrl, { type: 'module', name: 'openscad' });
+      worker = new Worker(workerScript(this.workerUrl), { type: 'module', name: 'openscad' });
     } catch (err) {
       this.#broken(`The browser renderer could not start: ${err.message}`);
       return Promise.reject(new RenderError('wasm_unavailable', this.brokenReason));
@@ -114,7 +151,9 @@ export class WasmRenderer {
       e.preventDefault();
       if (this.worker === worker && this.current) this.#failCurrent('wasm_failed', `The browser renderer failed: ${e.message}`);
     });
-    worker.postMessage({ type: 'init', fontBase: this.fontBase });
+    compileOnce(this.wasmUrl).then((module) => {
+      if (this.worker === worker) worker.postMessage({ type: 'init', fontBase: this.fontBase, module });
+    });
     return this.ready;
   }
 

@@ -5,7 +5,7 @@
 // instance warm while the page is idle. The page (wasm.js) owns the time limit: it terminates
 // this worker when a render runs too long, and starts a new one.
 //
-// Messages in:  {type: 'init', fontBase}
+// Messages in:  {type: 'init', fontBase, module?} (module: a WebAssembly.Module the page compiled)
 //               {type: 'render', id, source, parameters, format}
 // Messages out: {type: 'ready', compileMs} | {type: 'init-failed', message}
 //               {type: 'started', id} | {type: 'log', id, line}
@@ -206,7 +206,9 @@ self.onmessage = (event) => {
   const msg = event.data;
   if (msg.type === 'init') {
     fontBase = msg.fontBase;
-    wasmModule = compile();
+    // The page may have compiled the module already (once for all its workers).
+    wasmModule = msg.module instanceof WebAssembly.Module ?
+      Promise.resolve({ module: msg.module, compileMs: 0 }) : compile();
     wasmModule.then(({ compileMs }) => {
       postMessage({ type: 'ready', compileMs });
       warmSpare();
