@@ -69,6 +69,11 @@ export class Viewer {
 
     this.controls = new OrbitControls(this.camera, this.canvas);
     this.controls.screenSpacePanning = true;
+    // Keyboard: Tab to the view, then the arrow keys pan (OrbitControls' keys).
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', 'The model (drag to turn, arrow keys to pan, scroll to zoom)');
+    this.controls.listenToKeyEvents(this.canvas);
     this.controls.addEventListener('change', () => this.requestFrame());
 
     this.helpers = new Group();

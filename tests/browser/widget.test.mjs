@@ -20,6 +20,11 @@ before(async () => {
   server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/favicon.ico') { res.writeHead(204); res.end(); return; }
+    if (path.endsWith('.scad') && pages.has(path)) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(pages.get(path));
+      return;
+    }
     const html = pages.get(path);
     res.writeHead(html ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end(html ?? 'not found');
@@ -172,6 +177,34 @@ test('a widget off screen is not rendered until it scrolls into view; src, sourc
   assert.equal(png.type, 'image/png');
   assert.ok(png.size > 1000, `png ${png.size} bytes`);
   assert.deepEqual((await events(page, 'far')).filter((e) => e.type === 'scad-render').at(-1).detail.bbox, [2, 3, 4]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('src loads the model from a URL; download() saves it under its name; the view takes keyboard focus', async () => {
+  const tag = unique();
+  pages.set('/models/bracket.scad', `width = 30; // [10:50]\ncube([width, 10, 2]); ${tag}\n`);
+  const { page, errors } = await openPage(`${RECORDER}
+    <scad-model id="b" src="models/bracket.scad" parameters='{"width": 40}' controls download></scad-model>
+    <script type="module" src="${WIDGET}"></script>`);
+  await waitDone(page, ['b']);
+  assert.deepEqual((await events(page, 'b')).find((e) => e.type === 'scad-render').detail.bbox, [40, 10, 2]);
+  // From the top of the page, Tab reaches the view, then the customizer's controls.
+  await page.bringToFront();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'b');
+  assert.equal(await page.evaluate(() => document.getElementById('b').shadowRoot.activeElement?.tagName), 'CANVAS');
+  await page.keyboard.press('Tab');
+  assert.ok(await page.evaluate(() => Boolean(document.getElementById('b').shadowRoot.activeElement?.closest('.controls'))),
+    'the next Tab is in the customizer');
+  // The Download button saves the model under its name.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('#b').locator('button.download').click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'bracket.stl');
+  const bytes = await (await import('node:fs/promises')).readFile(await download.path());
+  assert.equal(bytes.length, 84 + 12 * 50, 'a binary STL of 12 triangles');
   assert.deepEqual(errors, []);
   await page.close();
 });
