@@ -14,3 +14,4 @@ if [ -z "${BASE_URL:-}" ]; then
 fi
 mkdir -p build/bench
 node tests/bench/browser.mjs | tee build/bench/browser-report.txt
+node tests/bench/widgets.mjs | tee -a build/bench/browser-report.txt

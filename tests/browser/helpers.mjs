@@ -1,7 +1,7 @@
 // helpers.mjs -- shared by the browser tests and the browser benchmark: Chromium, page state, PNGs.
 
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,7 @@ export const CHROMIUM_ARGS = [
   '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
 ];
 
-// A headless Chromium with a fresh profile; close() removes the profile too.
+// A headless Chromium with a fresh profile (its folder: profile); close() removes the profile too.
 export async function launch() {
   const profile = mkdtempSync(join(tmpdir(), 'scadserve-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -38,7 +38,7 @@ export async function launch() {
     await context.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true });
   };
-  return { context, close };
+  return { context, close, profile };
 }
 
 // The fragment of a share link, built the way the page builds it (see docs/browser.md).
@@ -141,4 +141,33 @@ export function colourCount(png) {
     seen.add(((pixels[i] >> 3) << 10) | ((pixels[i + 1] >> 3) << 5) | (pixels[i + 2] >> 3));
   }
   return seen.size;
+}
+
+// Every process of the Chromium whose profile folder is profile: PSS and RSS in bytes.
+export function browserMemory(profile) {
+  const parent = new Map(), cmd = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+      cmd.set(Number(d), readFileSync(`/proc/${d}/cmdline`, 'utf8'));
+    } catch { /* gone */ }
+  }
+  const roots = [...cmd].filter(([, c]) => c.includes(profile)).map(([p]) => p);
+  const all = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [p, pp] of parent) if (!all.has(p) && all.has(pp)) { all.add(p); grew = true; }
+  }
+  let pss = 0, rss = 0;
+  for (const p of all) {
+    try {
+      const s = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      pss += Number(/^Pss:\s+(\d+)/m.exec(s)?.[1] ?? 0) * 1024;
+      rss += Number(/^Rss:\s+(\d+)/m.exec(s)?.[1] ?? 0) * 1024;
+    } catch { /* gone */ }
+  }
+  return { pss, rss, processes: all.size };
 }

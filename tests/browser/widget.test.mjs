@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
-import { BASE_URL, launch, watchErrors } from './helpers.mjs';
+import { BASE_URL, browserMemory, launch, watchErrors } from './helpers.mjs';
 
 // Another origin: a small HTTP server on another port of the loopback address (a page the
 // browser was handed without one, by route.fulfill, counts as public, and Chrome keeps public
@@ -85,7 +85,7 @@ const MODELS = [
   ['w10', 'cylinder(h = 5, r = 3, $fn = 5);', 16],
 ];
 
-test('twelve widgets on a page of another origin render their own models; one change re-renders one widget', async () => {
+test('twelve widgets on a page of another origin render their own models; one change re-renders one widget', async (t) => {
   const tag = unique();
   const widgets = MODELS.map(([id, src]) => `<scad-model id="${id}" style="--scad-height: 160px">${src} ${tag}</scad-model>`);
   // Two with controls: a customizer parameter each.
@@ -114,6 +114,10 @@ test('twelve widgets on a page of another origin render their own models; one ch
   const canvases = await page.evaluate(() => [...document.querySelectorAll('scad-model')]
     .map((w) => w.shadowRoot.querySelector('canvas')?.getContext('2d') ? '2d' : 'other'));
   assert.deepEqual([...new Set(canvases)], ['2d']);
+  // The whole browser's memory with twelve widgets on screen (make bench measures its peak).
+  const mem = browserMemory(browser.profile);
+  assert.ok(mem.processes >= 2 && mem.pss > 0, JSON.stringify(mem));
+  t.diagnostic(`browser with twelve widgets: ${mem.processes} processes, PSS ${(mem.pss / 1048576).toFixed(0)} MiB, RSS ${(mem.rss / 1048576).toFixed(0)} MiB`);
 
   // A customizer change in w12 re-renders w12 and no other widget.
   const before = Object.fromEntries(await Promise.all(ids.map(async (i) => [i, (await events(page, i)).length])));
