@@ -188,7 +188,7 @@ job_cancel(struct call *c, const char *id, int *told)
 	*told = runner > 0;
 
 	if (rc > 0)
-		metrics_add(M_JOBS_SUBMITTED, 1);	/* the runners look again */
+		metrics_bump(M_JOBS_SUBMITTED);	/* the runners look again */
 	/* Its runner stops the renderer when told (SIGUSR1). */
 	if (runner > 0 && kill(runner, SIGUSR1) != 0)
 		log_msg(LOG_WARN, c->id, "cannot tell runner %d to stop: %s", runner,
@@ -226,7 +226,7 @@ job_submit(struct call *c, const char *key, const char *body, size_t len, char i
 	if (joined)
 		metrics_add(M_SINGLE_FLIGHT_JOINS, 1);
 	else if (!*done)
-		metrics_add(M_JOBS_SUBMITTED, 1);
+		metrics_bump(M_JOBS_SUBMITTED);
 	return 0;
 }
 
@@ -329,7 +329,7 @@ handle_wait(struct call *c, const char *id)
 {
 	struct app *app = c->app;
 	struct job_info ji;
-	double start = now_wall(), next = 0, t;
+	double start = now_wall(), next = 0, t;	/* next: the next look whatever the counter */
 	double queue_end = start + app->cfg.queue_wait;
 	/* A runner lost twice, or stuck: say so before nginx gives up (at + 30 s). */
 	double end = queue_end + app->cfg.timeout + 20;
@@ -390,8 +390,8 @@ handle_wait(struct call *c, const char *id)
 				break;
 			}
 		}
-		/* Waits a few milliseconds, or less if nginx drops the request (its client left). */
-		if (render_wait_hang_up(c->rq->ipcFd, 5)) {
+		/* nginx dropped the request (its client left)? */
+		if (render_hung_up(c->rq->ipcFd)) {
 			log_msg(LOG_INFO, c->id, "the client went away after %.3f s: job %s "
 			    "cancelled", now_wall() - start, id);
 			/* A render stopped is counted by its runner; a wait given up, here. */
@@ -399,6 +399,8 @@ handle_wait(struct call *c, const char *id)
 				metrics_add(M_CLIENT_GONE, 1);
 			break;
 		}
+		/* Until a render ends (a runner wakes us), or 50 ms: a client gone shows soon. */
+		(void)metrics_wait(M_JOBS_ENDED, seen, 50);
 	}
 	jobs_info_free(&ji);
 }

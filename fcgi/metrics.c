@@ -2,6 +2,9 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <linux/futex.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +111,30 @@ uint64_t
 metrics_get(enum metric m)
 {
 	return __atomic_load_n(&sh->counter[m], __ATOMIC_RELAXED);
+}
+
+/* The low 32 bits of a counter, where a futex can wait (x86-64 and arm64: little-endian). */
+static uint32_t *
+low_word(enum metric m)
+{
+	return (uint32_t *)(void *)&sh->counter[m];
+}
+
+uint64_t
+metrics_wait(enum metric m, uint64_t seen, int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	if (metrics_get(m) == seen)
+		(void)syscall(SYS_futex, low_word(m), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0);
+	return metrics_get(m);
+}
+
+void
+metrics_bump(enum metric m)
+{
+	__atomic_fetch_add(&sh->counter[m], 1, __ATOMIC_SEQ_CST);
+	(void)syscall(SYS_futex, low_word(m), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 void

@@ -51,6 +51,15 @@ int metrics_open(const char *path);
 
 void metrics_add(enum metric m, uint64_t n);
 uint64_t metrics_get(enum metric m);
+
+/*
+ * Waits until counter m is no longer seen (as metrics_get gave it), at most ms milliseconds
+ * (less if a signal comes), across processes (a futex on the shared file). Returns the counter.
+ */
+uint64_t metrics_wait(enum metric m, uint64_t seen, int ms);
+
+/* Adds 1 to counter m and wakes every process waiting on it (metrics_wait). */
+void metrics_bump(enum metric m);
 void metrics_request(enum route r);
 void metrics_error(enum err_type t);
 void metrics_render(double seconds);

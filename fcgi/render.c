@@ -141,19 +141,9 @@ fail:
 int
 render_hung_up(int fd)
 {
-	return render_wait_hang_up(fd, 0);
-}
-
-int
-render_wait_hang_up(int fd, int ms)
-{
 	struct pollfd p = { fd, POLLRDHUP, 0 };
 
-	if (fd < 0) {
-		poll(NULL, 0, ms);
-		return 0;
-	}
-	return poll(&p, 1, ms) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 int

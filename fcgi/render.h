@@ -38,9 +38,6 @@ int render_run(const char *prog, char *const argv[], char *const envp[], const c
 /* 1 if fd (a connected socket) has hung up: its peer closed it. Does not wait or read. */
 int render_hung_up(int fd);
 
-/* The same, waiting up to ms milliseconds for it (less if a signal comes). */
-int render_wait_hang_up(int fd, int ms);
-
 void render_result_free(struct render_result *res);
 
 /* A long-lived confined child and its pipes (non-blocking, close-on-exec, ours). */

@@ -25,8 +25,7 @@
 #include "spool.h"
 #include "text.h"
 
-#define WAKE_MS 2               /* how often an idle runner looks at the submissions counter */
-#define IDLE_MS 250             /* and at the queue itself, whatever the counter says */
+#define IDLE_MS 250             /* how often an idle runner looks at the queue, woken or not */
 #define KEEP_SECONDS 3600       /* finished jobs are kept this long */
 
 /*
@@ -136,7 +135,7 @@ finish_failed(struct jobs *j, const char *key, const char *engine, const struct 
 	}
 	(void)jobs_finish(j, key, "failed", NULL, engine, 0, inner ? inner :
 	    "{\"type\":\"internal\",\"status\":500,\"message\":\"out of memory\"}", NULL);
-	metrics_add(M_JOBS_ENDED, 1);
+	metrics_bump(M_JOBS_ENDED);
 	free(inner);
 	free(text);
 }
@@ -147,7 +146,7 @@ finish(struct jobs *j, const char *key, const char *state, const char *result_ke
     const char *engine, double seconds, const char *result)
 {
 	(void)jobs_finish(j, key, state, result_key, engine, seconds, NULL, result);
-	metrics_add(M_JOBS_ENDED, 1);
+	metrics_bump(M_JOBS_ENDED);
 }
 
 /*
@@ -252,7 +251,7 @@ run_one(struct app *app, struct jobs *j, struct job_work *w)
 			log_msg(LOG_WARN, rid, "stopped by a cancel meant for another render: queued "
 			    "again");
 			jobs_requeue(j, w->key);
-			metrics_add(M_JOBS_SUBMITTED, 1);
+			metrics_bump(M_JOBS_SUBMITTED);
 		} else if (out.cancelled) {
 			metrics_add(M_CLIENT_GONE, 1);
 			finish(j, w->key, "cancelled", NULL, NULL, 0, NULL);
@@ -324,13 +323,12 @@ runner_main(struct app *app)
 	(void)jobs_recover(app->jobs, alive);
 	while (!*app->stopping) {
 		uint64_t seen = metrics_get(M_JOBS_SUBMITTED);
-		int waited;
 
 		/* Every couple of seconds, busy or not, tidy up. */
 		if (time(NULL) - tidied >= 2) {
 			tidied = time(NULL);
 			if (jobs_recover(app->jobs, alive) > 0)
-				metrics_add(M_JOBS_SUBMITTED, 1);
+				metrics_bump(M_JOBS_SUBMITTED);
 			jobs_prune(app->jobs, KEEP_SECONDS);
 			spool_prune(app->spool_dir, SPOOL_KEEP_SECONDS);
 		}
@@ -340,10 +338,9 @@ runner_main(struct app *app)
 			jobs_work_free(&w);
 			continue;
 		}
-		/* Until something is submitted (the counter moves), or a while at most. */
-		for (waited = 0; waited < IDLE_MS && !*app->stopping &&
-		    metrics_get(M_JOBS_SUBMITTED) == seen; waited += WAKE_MS)
-			poll(NULL, 0, WAKE_MS);
+		/* Until something is submitted (the counter moves: a wake-up), or a while at most. */
+		if (!*app->stopping)
+			(void)metrics_wait(M_JOBS_SUBMITTED, seen, IDLE_MS);
 	}
 	log_msg(LOG_INFO, NULL, "runner stopping");
 	return 0;

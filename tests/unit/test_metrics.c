@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -275,5 +276,55 @@ out:
 	rmdir(dir);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A process waiting on a counter wakes when another process bumps it, not at its timeout. */
+TEST(wait_and_bump_across_processes)
+{
+	char dir[] = "/tmp/scadserve-metrics-XXXXXX", path[64];
+	uint64_t seen, got;
+	double t0, took;
+	pid_t pid;
+	int status = -1;
+
+	if (!CHECK(mkdtemp(dir) != NULL))
+		return;
+	snprintf(path, sizeof(path), "%s/metrics", dir);
+	if (!CHECK_INT(metrics_open(path), 0))
+		return;
+	seen = metrics_get(M_JOBS_ENDED);
+	/* Not seen any more: at once. */
+	t0 = now_ms();
+	CHECK(metrics_wait(M_JOBS_ENDED, seen + 1, 5000) == seen);
+	CHECK(now_ms() - t0 < 1000);
+	/* Nothing happens: the timeout. */
+	t0 = now_ms();
+	CHECK(metrics_wait(M_JOBS_ENDED, seen, 60) == seen);
+	took = now_ms() - t0;
+	CHECK(took >= 50 && took < 2000);
+	/* Another process bumps it 100 ms from now: woken then, long before 10 s. */
+	if ((pid = fork()) == 0) {
+		usleep(100 * 1000);
+		metrics_bump(M_JOBS_ENDED);
+		_exit(0);
+	}
+	t0 = now_ms();
+	got = metrics_wait(M_JOBS_ENDED, seen, 10000);
+	took = now_ms() - t0;
+	CHECK(got == seen + 1);
+	CHECK(took < 5000);
+	waitpid(pid, &status, 0);
+	CHECK_INT(status, 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 UNIT_MAIN(other_layout_reset, requests_and_errors, counters_and_gauges, histogram, text_format, open_bad_path,
-    shared_file)
+    shared_file, wait_and_bump_across_processes)
