@@ -23,7 +23,7 @@ import widgetCss from './widget.css';
 // The browser renders with a small pool of workers shared by every widget on the page.
 configure({ workers: Math.max(1, Math.min(2, (navigator.hardwareConcurrency || 2) - 1)) });
 
-const ATTRIBUTES = ['src', 'parameters', 'controls', 'editor', 'format', 'renderer', 'server', 'download', 'share'];
+const ATTRIBUTES = ['src', 'parameters', 'controls', 'editor', 'format', 'renderer', 'server', 'download', 'share', 'poster'];
 
 // One IntersectionObserver for all widgets: a widget renders when it comes within 200 px of
 // the viewport, not before.
@@ -64,6 +64,7 @@ export class ScadModel extends HTMLElement {
   #rendered = false;
   #pending = 0;             // a re-render asked for
   #lastSource = null;
+  #filling = false;         // the editor is being given the source (not an edit)
 
   constructor() {
     super();
@@ -75,12 +76,24 @@ export class ScadModel extends HTMLElement {
   get source() { return this.#source ?? this.#editor?.getValue() ?? this.#fetched?.text ?? this.textContent.trim(); }
   set source(text) {
     this.#source = String(text);
-    this.#editor?.setValue(this.#source);
+    if (this.#editor) {
+      this.#filling = true;
+      this.#editor.setValue(this.#source);
+      this.#filling = false;
+    }
     this.#schedule();
   }
 
   // The parameters in force: the attribute's, with the customizer's changes on top.
-  get parameters() { return { ...this.#attributeParameters(), ...(this.#customizer?.getValues() ?? {}) }; }
+  // With controls, the customizer speaks for the parameters it shows (set back to the model's
+  // default there, a value is the default again); the attribute's others still count.
+  get parameters() {
+    const attr = this.#attributeParameters();
+    if (!this.#customizer) return attr;
+    const shown = new Set(this.#customizer.params.map((p) => p.name));
+    const rest = Object.fromEntries(Object.entries(attr).filter(([name]) => !shown.has(name)));
+    return { ...rest, ...this.#customizer.getValues() };
+  }
   set parameters(value) { this.setAttribute('parameters', JSON.stringify(value ?? {})); }
 
   // Renders now (whether or not on screen); resolves when the model is shown or the error is.
@@ -112,6 +125,14 @@ export class ScadModel extends HTMLElement {
   // ---- lifecycle -----------------------------------------------------------------------------
 
   connectedCallback() {
+    // A property set on the element before this script defined it shadows the accessor.
+    for (const name of ['source', 'parameters']) {
+      if (Object.prototype.hasOwnProperty.call(this, name)) {
+        const value = this[name];
+        delete this[name];
+        this[name] = value;
+      }
+    }
     if (!this.#ui) this.#build();
     watch(this);
   }
@@ -119,12 +140,15 @@ export class ScadModel extends HTMLElement {
   disconnectedCallback() {
     observer?.unobserve(this);
     this.#controller?.abort(new DOMException('The widget left the page.', 'AbortError'));
+    // Moved rather than removed (connected again): it renders again when next on screen.
+    if (!this.#rendered) this.#seen = false;
   }
 
   attributeChangedCallback(name, before, after) {
     if (!this.#ui || before === after) return;
     if (name === 'controls' || name === 'editor' || name === 'download' || name === 'share') this.#layout();
     if (name === 'parameters') this.#customizer?.setValues(this.#attributeParameters());
+    if (name === 'poster') this.#ui.poster.src = after || PLACEHOLDER;
     if (['src', 'parameters', 'renderer', 'server'].includes(name)) this.#schedule();
   }
 
@@ -183,9 +207,9 @@ export class ScadModel extends HTMLElement {
     }
     if (editor && !this.#editor) {
       this.#editor = new Editor(ui.source, {
-        doc: this.#lastSource ?? this.#source ?? this.textContent.trim(),
+        doc: this.#lastSource ?? this.#source ?? (this.hasAttribute('src') ? '' : this.textContent.trim()),
         onChange: (text) => {
-          if (text === this.#source) return;     // set from outside (the source property)
+          if (this.#filling || text === this.#source) return;   // set here, not typed
           this.#source = text;
           this.#schedule(400);
         },
@@ -223,8 +247,7 @@ export class ScadModel extends HTMLElement {
   }
 
   async #loadSource() {
-    if (this.#source !== null) return this.#source;
-    if (this.#editor) return this.#editor.getValue();
+    if (this.#source !== null) return this.#source;     // the property, or an edit
     const src = this.getAttribute('src');
     if (!src) return this.textContent.trim();
     const url = new URL(src, document.baseURI).href;
@@ -263,7 +286,11 @@ export class ScadModel extends HTMLElement {
         this.#lastSource = source;
         this.#customizer?.setParameters(parseParameters(source));
         this.#customizer?.setValues(this.#attributeParameters());
-        if (this.#editor && this.#editor.getValue() !== source) this.#editor.setValue(source);
+        if (this.#editor && this.#editor.getValue() !== source) {
+          this.#filling = true;
+          this.#editor.setValue(source);
+          this.#filling = false;
+        }
       }
       const { result, stl } = await renderMesh(source, {
         parameters: this.parameters, renderer, signal: controller.signal, apiBase: this.#apiBase(),
@@ -282,7 +309,7 @@ export class ScadModel extends HTMLElement {
       this.#say('done', `${figures.triangles.toLocaleString('en-US')} triangles · ${result.renderer}`);
       this.dispatchEvent(new CustomEvent('scad-render', { bubbles: true, composed: true, detail: {
         renderer: result.renderer, triangles: figures.triangles, bbox: figures.bbox, key: result.key,
-        durationMs, dimensions: figures.dimensions, engine: result.engine,
+        durationMs, dimensions: figures.dimensions, engine: result.engine, requestId: result.requestId,
       } }));
     } catch (err) {
       if (this.#controller !== controller || err?.name === 'AbortError') return;
@@ -296,12 +323,15 @@ export class ScadModel extends HTMLElement {
   async #share() {
     const { encodeShare } = await import('./share.js');
     const fragment = await encodeShare({ source: await this.#loadSource(), parameters: this.parameters });
-    const url = `${new URL('../', getConfig().apiBase).href}#${fragment}`;
+    const url = `${new URL('../', this.#apiBase()).href}#${fragment}`;
     try { await navigator.clipboard.writeText(url); this.#say('done', 'Share link copied'); } catch { this.#say('done', url); }
   }
 }
 
 if (!customElements.get('scad-model')) customElements.define('scad-model', ScadModel);
+
+// The widgets' render pipeline, for a page that wants another time limit or pool size.
+export { configure };
 
 // ---- anywidget (marimo, Jupyter): render({model, el}) ----------------------------------------
 // Traits read: source, parameters, server_url, format. Written back: status, key, error,

@@ -114,6 +114,10 @@ test('twelve widgets on a page of another origin render their own models; one ch
   const canvases = await page.evaluate(() => [...document.querySelectorAll('scad-model')]
     .map((w) => w.shadowRoot.querySelector('canvas')?.getContext('2d') ? '2d' : 'other'));
   assert.deepEqual([...new Set(canvases)], ['2d']);
+  // Shared: the OpenSCAD module was fetched once (compiled once, for every worker), and two
+  // widgets showing the same model got one render (one request id).
+  const wasmFetches = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => /\.wasm$/.test(e.name)).length);
+  assert.equal(wasmFetches, 1, 'the .wasm fetched once');
   // The whole browser's memory with twelve widgets on screen (make bench measures its peak).
   const mem = browserMemory(browser.profile);
   assert.ok(mem.processes >= 2 && mem.pss > 0, JSON.stringify(mem));
@@ -135,6 +139,20 @@ test('twelve widgets on a page of another origin render their own models; one ch
   await page.evaluate(() => document.getElementById('w11').setAttribute('parameters', '{"n": 9}'));
   await waitDone(page, ['w11'], 2);
   assert.equal((await events(page, 'w11')).filter((e) => e.type === 'scad-render').at(-1).detail.triangles, 32);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('identical widgets share one render', async () => {
+  const tag = unique();
+  const same = `cylinder(h = 3, r = 2, $fn = 30); ${tag}`;
+  const { page, errors } = await openPage(`${RECORDER}
+    <scad-model id="s1">${same}</scad-model><scad-model id="s2">${same}</scad-model><scad-model id="s3">${same}</scad-model>
+    <script type="module" src="${WIDGET}"></script>`);
+  await waitDone(page, ['s1', 's2', 's3']);
+  const done = await Promise.all(['s1', 's2', 's3'].map(async (i) => (await events(page, i)).find((e) => e.type === 'scad-render').detail));
+  assert.deepEqual(done.map((d) => d.triangles), [116, 116, 116]);
+  assert.equal(new Set(done.map((d) => d.requestId)).size, 1, `one render: ${done.map((d) => `${d.requestId} ${d.renderer}`).join(', ')}`);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -189,7 +207,7 @@ test('src loads the model from a URL; download() saves it under its name; the vi
   const tag = unique();
   pages.set('/models/bracket.scad', `width = 30; // [10:50]\ncube([width, 10, 2]); ${tag}\n`);
   const { page, errors } = await openPage(`${RECORDER}
-    <scad-model id="b" src="models/bracket.scad" parameters='{"width": 40}' controls download></scad-model>
+    <scad-model id="b" src="models/bracket.scad" parameters='{"width": 40}' controls editor download></scad-model>
     <script type="module" src="${WIDGET}"></script>`);
   await waitDone(page, ['b']);
   assert.deepEqual((await events(page, 'b')).find((e) => e.type === 'scad-render').detail.bbox, [40, 10, 2]);
@@ -209,6 +227,15 @@ test('src loads the model from a URL; download() saves it under its name; the vi
   assert.equal(download.suggestedFilename(), 'bracket.stl');
   const bytes = await (await import('node:fs/promises')).readFile(await download.path());
   assert.equal(bytes.length, 84 + 12 * 50, 'a binary STL of 12 triangles');
+  // The editor shows the file src names.
+  assert.match(await page.locator('#b').locator('.cm-content').textContent(), /cube\(\[width, 10, 2\]\)/);
+  // The control set back to the model's default (30) renders the default, not the attribute's 40.
+  const width = page.locator('#b').locator('input[type=number]').first();
+  await width.fill('30');
+  await waitDone(page, ['b'], 2);
+  assert.deepEqual((await events(page, 'b')).filter((e) => e.type === 'scad-render').at(-1).detail.bbox, [30, 10, 2]);
+  await width.fill('40');
+  await waitDone(page, ['b'], 3);
   assert.deepEqual(errors, []);
   await page.close();
 });
