@@ -3,7 +3,7 @@
 
 PORT      ?= 8080
 STATE_DIR ?= var
-WORKERS   ?= 4
+WORKERS   ?=
 export PORT STATE_DIR WORKERS
 
 CC       ?= cc
