@@ -86,6 +86,7 @@ const viewer = new Viewer($('#viewer'));
 // Dragging a slider asks for many renders: let a young render finish (its result is shown, and
 // kept in memory) and then render the latest values, rather than kill the worker each time.
 function parametersChanged() {
+  saveWork();
   const age = inFlight ? performance.now() - inFlight.started : Infinity;
   if (age >= COALESCE_MS) { runNow(); return; }
   pendingRun = true;
@@ -98,6 +99,7 @@ const editor = new Editor($('#editor'), {
   doc: '',
   onChange: (source) => {
     customizer.setParameters(parseParameters(source));
+    if (!restoring) saveWork();
     controller?.abort(new DOMException('The source changed.', 'AbortError'));
     clearTimeout(editTimer);
     editTimer = setTimeout(runNow, EDIT_PAUSE_MS);
@@ -354,13 +356,42 @@ async function share() {
   }
 }
 
+// The work in progress survives a reload: the source and the customizer's values are kept in
+// the browser (localStorage) as they change, and put back when the page opens without a share
+// link (a share link opens what it carries; the kept work is replaced at the next edit).
+const WORK_KEY = 'scadserve:work';
+let restoring = false;
+function loadWork() {
+  try {
+    const w = JSON.parse(localStorage.getItem(WORK_KEY) ?? 'null');
+    return typeof w?.source === 'string' ? w : null;
+  } catch {
+    return null;
+  }
+}
+let saveTimer = 0;
+function saveWork() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => {
+    try {
+      localStorage.setItem(WORK_KEY, JSON.stringify({ source: editor.getValue(),
+        parameters: customizer.getValues(), savedAt: Date.now() }));
+    } catch { /* storage full or refused: nothing kept */ }
+  }, 250);
+}
+
 async function loadFromLocation() {
   const shared = await decodeShare(location.hash);
-  const source = shared?.source ?? DEFAULT_SOURCE;
+  const kept = shared ? null : loadWork();
+  const source = shared?.source ?? kept?.source ?? DEFAULT_SOURCE;
+  restoring = true;
   editor.setValue(source);          // the change listener parses parameters and schedules a render
+  restoring = false;
   customizer.setParameters(parseParameters(source));
   if (shared) customizer.setValues(shared.parameters);
-  runNow();
+  else if (kept) customizer.setValues(kept.parameters ?? {});
+  runNow();   // (clears the log)
+  if (kept) log('info', `Restored your work from ${new Date(kept.savedAt || Date.now()).toLocaleString()} (kept in this browser).`);
 }
 
 async function fillFormats() {
@@ -399,6 +430,7 @@ window.addEventListener('keydown', (e) => {
 // For tests, benchmarks and curious people.
 window.scadserve = { render, configure, editor, viewer, customizer, runNow, cancel, get current() { return current; } };
 
-warm();
+// The page's own WASM worker (and the 8 MB module) only when the browser may render.
+if (rendererChoice !== 'server') warm();
 fillFormats();
 loadFromLocation();

@@ -1,0 +1,65 @@
+// work.test.mjs -- the page keeps the work in progress: the source and the customizer's values
+// survive a reload (kept in the browser), a share link opens what it carries without losing the
+// kept work, and ?renderer=server does not download the browser's OpenSCAD module.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, pageUrl, seq, waitRender, watchErrors } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const MINE = 'size = 5; // [1:20]\nholes = 2; // [0:4]\ncube([size, size, holes + 1]);\n';
+
+test('the source and the customizer values survive a reload', async () => {
+  const page = await browser.context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(pageUrl());
+  await waitRender(page);
+  // Edit as the user does: the editor's own change path, then a customizer control.
+  const n = await seq(page);
+  await page.evaluate((src) => window.scadserve.editor.setValue(src), MINE);
+  await waitRender(page, { after: n });
+  const m = await seq(page);
+  await page.locator('#param-size').evaluate((el) => { el.value = '9'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+  const s = await waitRender(page, { after: m });
+  assert.equal(s.bbox, '9.000,9.000,3.000');
+  await page.waitForTimeout(400);   // the page keeps the work a quarter of a second after a change
+
+  await page.reload();
+  const r = await waitRender(page);
+  assert.equal(await page.evaluate(() => window.scadserve.editor.getValue()), MINE);
+  assert.equal(r.bbox, '9.000,9.000,3.000', 'the kept parameter value renders');
+  assert.equal(await page.locator('#param-size').inputValue(), '9');
+  assert.match(await page.locator('#log').textContent(), /Restored your work/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a share link opens what it carries, and the kept work is still there afterwards', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(pageUrl({ source: 'cube([1, 2, 3]);\n' }));
+  const s = await waitRender(page);
+  assert.equal(s.bbox, '1.000,2.000,3.000');
+  assert.doesNotMatch(await page.locator('#log').textContent(), /Restored/);
+  // Opening the page plainly again: the kept work (the share link was only looked at).
+  await page.goto(pageUrl());
+  const r = await waitRender(page);
+  assert.equal(await page.evaluate(() => window.scadserve.editor.getValue()), MINE);
+  assert.equal(r.bbox, '9.000,9.000,3.000');
+  await page.close();
+});
+
+test('with ?renderer=server the browser does not download the OpenSCAD module', async () => {
+  const page = await browser.context.newPage();
+  const urls = [];
+  page.on('request', (req) => urls.push(req.url()));
+  await page.goto(pageUrl({ query: 'renderer=server', source: `cube(4); // ${Date.now()}\n` }));
+  const s = await waitRender(page);
+  assert.equal(s.state, 'done', s.text);
+  assert.equal(s.renderer, 'server');
+  await page.waitForTimeout(300);
+  assert.deepEqual(urls.filter((u) => /\.wasm$|\/worker-\w+\.js$/.test(u)), [], 'no worker, no .wasm');
+  await page.close();
+});
