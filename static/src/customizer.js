@@ -116,10 +116,21 @@ export class Customizer {
         num.value = v;
         this.#set(p, v);
       });
+      // Typing: a value within the slider's range is used at once; one outside it waits for
+      // the box to be left (or Enter), and is then brought within the range, as OpenSCAD does.
       num.addEventListener('input', () => {
-        if (num.value === '' || !Number.isFinite(Number(num.value))) return;
+        const x = Number(num.value);
+        if (num.value === '' || !Number.isFinite(x) || x < c.min || x > c.max) return;
         range.value = num.value;
-        this.#set(p, Number(num.value));
+        this.#set(p, x);
+      });
+      num.addEventListener('change', () => {
+        const x = Number(num.value);
+        if (num.value === '' || !Number.isFinite(x)) { num.value = range.value; return; }
+        const v = roundToStep(Math.min(c.max, Math.max(c.min, x)), c.step);
+        num.value = v;
+        range.value = v;
+        this.#set(p, v);
       });
       box.append(range, num);
     } else if (c.kind === 'dropdown') {

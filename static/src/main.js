@@ -258,6 +258,7 @@ async function runNow() {
     const { result, stl } = await renderMesh(source, options);
     if (my !== sequence) return;
     await viewer.setModel(stl);
+    $('#viewer').classList.remove('stale');
     if (my !== sequence) return;
     current = { source, parameters, result, stl };
     const select = $('#format');
@@ -285,6 +286,8 @@ async function runNow() {
     log('info', `Done in ${fmtMs(took)}: ${RENDERER_NAMES[result.renderer]}${describeEngine(result)}${describeFallback(result.fallback)}.`);
   } catch (err) {
     if (my !== sequence || err?.name === 'AbortError') return;   // cancel() has said so already
+    // The model on screen is the last one that rendered, not this source's: say so.
+    if (current) $('#viewer').classList.add('stale');
     const type = err?.type ?? 'internal';
     const line = err?.line ?? null;
     if (err?.log && !streamed) logOpenscad(err.log);

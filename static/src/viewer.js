@@ -186,7 +186,13 @@ export class Viewer {
         new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.55 }));
       this.model.add(edges);
     }
+    // A model of another size (over twice or under half the last one's) is framed anew; a
+    // small change keeps the camera where the user put it.
+    const extent = (b) => Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]);
+    const before = this.bounds ? extent(this.bounds) : 0;
     this.bounds = { min: stl.min, max: stl.max };
+    const after = extent(this.bounds);
+    if (before > 0 && (after > 2 * before || after < before / 2)) fit = true;
     const size = Math.max(stl.max[0] - stl.min[0], stl.max[1] - stl.min[1], stl.max[2] - stl.min[2]);
     this.#setHelpers(Math.max(size, Math.abs(stl.min[0]), Math.abs(stl.max[0]), Math.abs(stl.min[1]), Math.abs(stl.max[1])));
     if (fit || first) this.fit();

@@ -63,3 +63,43 @@ test('with ?renderer=server the browser does not download the OpenSCAD module', 
   assert.deepEqual(urls.filter((u) => /\.wasm$|\/worker-\w+\.js$/.test(u)), [], 'no worker, no .wasm');
   await page.close();
 });
+
+test('a number typed past the slider is brought within its range; a failed render marks the old model stale; a new size is framed', async () => {
+  const page = await browser.context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(pageUrl({ source: `size = 50; // [10:100]\ncube(size); // ${Date.now()}\n` }));
+  await waitRender(page);
+  // 500 in a [10:100] slider: while typing nothing renders; on Enter the box and the model say 100.
+  let n = await seq(page);
+  await page.locator('#param-size-value').fill('500');
+  await page.locator('#param-size-value').press('Enter');
+  let s = await waitRender(page, { after: n });
+  assert.equal(await page.locator('#param-size-value').inputValue(), '100');
+  assert.equal(await page.locator('#param-size').inputValue(), '100');
+  assert.equal(s.bbox, '100.000,100.000,100.000');
+
+  // A syntax error: the last good model stays on screen, marked as such, until a render works.
+  n = await seq(page);
+  await page.evaluate(() => window.scadserve.editor.setValue('cube(1;\n'));
+  s = await waitRender(page, { after: n });
+  assert.equal(s.state, 'error');
+  assert.equal(await page.locator('#viewer').evaluate((v) => v.classList.contains('stale')), true);
+  const distance = () => page.evaluate(() => {
+    const v = window.scadserve.viewer;
+    return v.camera.position.distanceTo(v.controls.target);
+  });
+  n = await seq(page);
+  await page.evaluate(() => window.scadserve.editor.setValue('cube(1);\n'));
+  s = await waitRender(page, { after: n });
+  assert.equal(s.state, 'done');
+  assert.equal(await page.locator('#viewer').evaluate((v) => v.classList.contains('stale')), false);
+  // From a 100 mm cube to a 1 mm one: the camera comes close enough to see it.
+  const near = await distance();
+  assert.ok(near < 20, `camera ${near.toFixed(1)} mm from a 1 mm cube`);
+  n = await seq(page);
+  await page.evaluate(() => window.scadserve.editor.setValue('cube(1.2);\n'));
+  await waitRender(page, { after: n });
+  assert.equal((await distance()).toFixed(3), near.toFixed(3), 'a small change keeps the camera');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
