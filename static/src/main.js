@@ -159,11 +159,15 @@ function log(kind, text) {
   logEl.scrollTop = logEl.scrollHeight;
 }
 
+// OpenSCAD's statistics after a render (cache sizes, times, the object's figures): shown
+// muted, so that its echo, warnings and errors stand out.
+const STATISTICS = /^(Geometries in cache|Geometry cache size|CGAL Polyhedrons in cache|CGAL cache size|Total rendering time|\s*Top level object is|\s+(Status|Genus|Vertices|Facets|Halfedges|Edges|Volumes|Convex|Simple|Faces):)/;
+
 function logOpenscad(text) {
   for (const line of text.split('\n')) {
     if (!line.trim() || /Could not initialize localization/.test(line)) continue;
     const kind = /^ECHO:/.test(line) ? 'echo' : /^(WARNING|DEPRECATED):/.test(line) ? 'warning'
-      : /^(ERROR|TRACE):/.test(line) ? 'error' : 'info';
+      : /^(ERROR|TRACE):/.test(line) ? 'error' : STATISTICS.test(line) ? 'stat' : 'info';
     log(kind, line);
   }
 }
@@ -174,6 +178,29 @@ function toast(text) {
   t.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { t.hidden = true; }, 3000);
+}
+
+// What went wrong, in words (the error's type stays in the status' data-error-type).
+const ERROR_WORDS = {
+  invalid_scad: 'OpenSCAD error', empty_model: 'Nothing to show', file_not_accessible: 'A file is missing',
+  timeout: 'Took too long', memory_limit: 'Ran out of memory', output_too_large: 'Too large',
+  renderer_crashed: 'OpenSCAD crashed', overloaded: 'The server is busy', bad_request: 'Not a valid request',
+  payload_too_large: 'Too large to send', engine_unavailable: 'The server cannot render it now',
+  sandbox_unavailable: 'The server cannot render now', wasm_unavailable: 'The browser cannot render it',
+  wasm_failed: 'The browser renderer failed', network: 'The server cannot be reached', internal: 'Server error',
+};
+// A message as a person reads it: without OpenSCAD's "ERROR: " prefix (the status says it is one).
+function plainMessage(text) {
+  return String(text).replace(/^(ERROR:\s*)+/, '');
+}
+
+// The name downloads get: the source's first comment, as a file name ("A parametric tray." ->
+// "a-parametric-tray"), else "model".
+function modelName(source) {
+  const first = /^\s*(?:\/\/+|\/\*+)\s*([^\n]*?)\s*(?:\*\/)?\s*$/m.exec(source.split('\n').find((l) => l.trim()) ?? '');
+  const slug = (first?.[1] ?? '').toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48)
+    .replace(/-+$/, '');
+  return slug || 'model';
 }
 
 // Which of the server's engines answered, for the status line.
@@ -294,7 +321,7 @@ async function runNow() {
     log('error', `${type}: ${err?.message ?? err}`);
     editor.showError(err?.message ?? String(err), line);
     completed++;
-    setStatus('error', `Error (${type})${line ? ` on line ${line}` : ''}: ${err?.message ?? err}` +
+    setStatus('error', `${ERROR_WORDS[type] ?? 'Error'}${line ? ` on line ${line}` : ''}: ${plainMessage(err?.message ?? String(err))}` +
       `${err?.renderer ? ` · ${RENDERER_NAMES[err.renderer] ?? err.renderer}${describeEngine(err)}` : ''}`, {
       renderer: err?.renderer ?? '', engine: err?.engine ?? '', errorType: type, errorLine: line ? String(line) : '', triangles: '',
       seq: String(completed),
@@ -330,7 +357,7 @@ async function download() {
     const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
     const a = document.createElement('a');
     a.href = url;
-    a.download = `model.${extensionOf(format)}`;
+    a.download = `${modelName(source)}.${extensionOf(format)}`;
     document.body.append(a);
     a.click();
     a.remove();

@@ -103,3 +103,22 @@ test('a number typed past the slider is brought within its range; a failed rende
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("errors read as words, not codes; a download is named after the model's first comment", async () => {
+  const page = await browser.context.newPage();
+  await page.goto(pageUrl({ source: `cube(1;\n// ${Date.now()}\n` }));
+  const s = await waitRender(page);
+  assert.equal(s.state, 'error');
+  assert.equal(s.errorType, 'invalid_scad', 'the code is still there for scripts');
+  assert.match(s.text, /^OpenSCAD error on line 1: Parser error/);
+  assert.doesNotMatch(s.text, /invalid_scad|ERROR:/);
+
+  const n = await seq(page);
+  await page.evaluate(() => window.scadserve.editor.setValue('// Wall bracket, v2\ncube([4, 5, 6]);\n'));
+  await waitRender(page, { after: n });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+  assert.equal(download.suggestedFilename(), 'wall-bracket-v2.stl');
+  // OpenSCAD's statistics are set apart from what the model said.
+  assert.ok(await page.locator('#log .log-stat').count() >= 1);
+  await page.close();
+});
