@@ -1,16 +1,17 @@
 // mesh.js -- a model to show: rendered as STL, or, for a 2D model, as SVG laid flat. The page
 // and the widget both show models through this.
 
+import { parseOff } from './off.js';
 import { render } from './render.js';
-import { parseStl } from './stl.js';
 import { parseSvg2D } from './svg2d.js';
 
-// Resolves to {result (render()'s), stl ({positions, triangles, min, max, flat?})}.
-// options are render()'s; format is chosen here.
+// Resolves to {result (render()'s), stl ({positions, colors?, triangles, min, max, flat?})}.
+// options are render()'s; format is chosen here: OFF, which carries the colours color() gives
+// (OpenSCAD 2025: the browser's engine and the server's WASM engine; the 2021 CLI writes none).
 export async function renderMesh(source, options = {}) {
   try {
-    const result = await render(source, { ...options, format: 'stl' });
-    return { result, stl: parseStl(result.bytes) };
+    const result = await render(source, { ...options, format: 'off' });
+    return { result, stl: parseOff(result.bytes) };
   } catch (err) {
     // A 2D model: show it flat, from its SVG export, as OpenSCAD does.
     if (err?.type !== 'empty_model' || !/\b2D\b/.test(err.message)) throw err;

@@ -3,7 +3,7 @@
 import {
   AxesHelper, BufferAttribute, BufferGeometry, Color, DirectionalLight, DoubleSide, FrontSide, EdgesGeometry, GridHelper,
   Group, HemisphereLight, LineBasicMaterial, LineSegments, Mesh, MeshStandardMaterial,
-  PerspectiveCamera, Scene, Sphere, Vector3, WebGLRenderer,
+  PerspectiveCamera, SRGBColorSpace, Scene, Sphere, Vector3, WebGLRenderer,
 } from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 
@@ -35,6 +35,24 @@ export function webglContexts() {
   return (sharedRenderer ? 1 : 0) + ownContexts;
 }
 let ownContexts = 0;
+
+// Splits a coloured triangle list into its opaque and its translucent triangles, with the
+// colours made linear (Three.js lights in linear space) and the faces without one given the
+// model colour.
+function splitByAlpha(positions, colors) {
+  const base = new Color(MODEL_COLOR);
+  const lin = new Color();
+  const out = { opaque: { p: [], c: [] }, clear: { p: [], c: [] } };
+  for (let t = 0; t < positions.length / 9; t++) {
+    const r = colors[t * 12], g = colors[t * 12 + 1], b = colors[t * 12 + 2], a = colors[t * 12 + 3];
+    if (Number.isNaN(r)) lin.copy(base); else lin.setRGB(r, g, b, SRGBColorSpace);
+    const side = a < 1 ? out.clear : out.opaque;
+    for (let k = 0; k < 9; k++) side.p.push(positions[t * 9 + k]);
+    for (let k = 0; k < 3; k++) side.c.push(lin.r, lin.g, lin.b, a);
+  }
+  const pack = (x) => ({ positions: Float32Array.from(x.p), colors: Float32Array.from(x.c) });
+  return { opaque: pack(out.opaque), clear: pack(out.clear) };
+}
 
 export class Viewer {
   // options.shared: draw through the one shared WebGL context into a 2D canvas of its own.
@@ -176,16 +194,33 @@ export class Viewer {
     const geometry = new BufferGeometry();
     geometry.setAttribute('position', new BufferAttribute(stl.positions, 3));
     geometry.computeVertexNormals();      // non-indexed: flat shading, one normal per face
-    const mesh = new Mesh(geometry, new MeshStandardMaterial({
+    const material = (extra = {}) => new MeshStandardMaterial({
       color: MODEL_COLOR, roughness: 0.65, metalness: 0.05, flatShading: true, side: stl.flat ? DoubleSide : FrontSide,
-      polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1,
-    }));
-    this.model.add(mesh);
+      polygonOffset: true, polygonOffsetFactor: 1, polygonOffsetUnits: 1, ...extra,
+    });
+    if (stl.colors) {
+      // color(): OpenSCAD's sRGB colours, one per face; a face without one in the model colour.
+      // Translucent faces go into a mesh of their own, drawn after the opaque ones.
+      const { opaque, clear } = splitByAlpha(stl.positions, stl.colors);
+      for (const [part, transparent] of [[opaque, false], [clear, true]]) {
+        if (!part.positions.length) continue;
+        const g = new BufferGeometry();
+        g.setAttribute('position', new BufferAttribute(part.positions, 3));
+        g.setAttribute('color', new BufferAttribute(part.colors, 4));
+        g.computeVertexNormals();
+        const mesh = new Mesh(g, material({ color: 0xffffff, vertexColors: true, transparent, depthWrite: !transparent }));
+        mesh.renderOrder = transparent ? 1 : 0;
+        this.model.add(mesh);
+      }
+    } else {
+      this.model.add(new Mesh(geometry, material()));
+    }
     if (stl.triangles <= EDGE_MAX_TRIANGLES) {
       const edges = new LineSegments(new EdgesGeometry(geometry, EDGE_ANGLE),
         new LineBasicMaterial({ color: EDGE_COLOR, transparent: true, opacity: 0.55 }));
       this.model.add(edges);
     }
+    if (stl.colors) geometry.dispose();   // only the edges were made from it
     // A model of another size (over twice or under half the last one's) is framed anew; a
     // small change keeps the camera where the user put it.
     const extent = (b) => Math.hypot(b.max[0] - b.min[0], b.max[1] - b.min[1], b.max[2] - b.min[2]);

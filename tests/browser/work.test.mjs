@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, pageUrl, seq, waitRender, watchErrors } from './helpers.mjs';
+import { decodePng, launch, pageUrl, seq, waitRender, watchErrors } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -120,5 +120,31 @@ test("errors read as words, not codes; a download is named after the model's fir
   assert.equal(download.suggestedFilename(), 'wall-bracket-v2.stl');
   // OpenSCAD's statistics are set apart from what the model said.
   assert.ok(await page.locator('#log .log-stat').count() >= 1);
+  await page.close();
+});
+
+// Share of the view's pixels that are clearly of one hue.
+function hueShare(png, test) {
+  const { pixels, channels } = png;
+  let hits = 0;
+  for (let i = 0; i < pixels.length; i += channels) if (test(pixels[i], pixels[i + 1], pixels[i + 2])) hits++;
+  return hits / (pixels.length / channels);
+}
+
+test('color() is shown: red, blue and a part without colour in the model colour', async () => {
+  const page = await browser.context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(pageUrl({ source: `color("red") cube(10);\ncolor([0, 0, 1]) translate([15, 0, 0]) cube(10);\ntranslate([30, 0, 0]) cube(10); // ${Date.now()}\n` }));
+  const s = await waitRender(page);
+  assert.equal(s.state, 'done', s.text);
+  assert.equal(s.triangles, '36');
+  const png = decodePng(await page.locator('#viewer canvas').screenshot());
+  const red = hueShare(png, (r, g, b) => r > 120 && g < 70 && b < 70);
+  const blue = hueShare(png, (r, g, b) => b > 120 && r < 70 && g < 90);
+  const gold = hueShare(png, (r, g, b) => r > 90 && g > 60 && r - b > 50 && g - b > 25);
+  assert.ok(red > 0.005, `red pixels ${(red * 100).toFixed(2)} %`);
+  assert.ok(blue > 0.005, `blue pixels ${(blue * 100).toFixed(2)} %`);
+  assert.ok(gold > 0.005, `model-colour pixels ${(gold * 100).toFixed(2)} %`);
+  assert.deepEqual(errors, []);
   await page.close();
 });
