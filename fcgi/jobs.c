@@ -1,5 +1,6 @@
 /* jobs.c -- render jobs in SQLite: submitted by any worker, run by the runners, read by anyone */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,10 @@
  * it ends. A job is one client's request: it follows its key's render while that lives
  * (state 'active'), and keeps its outcome after. Identical requests are jobs of one render.
  */
-static const char schema[] =
+static const char pragmas[] =
 	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"	/* jobs are short-lived: a power cut may lose the last */
+	"PRAGMA synchronous=NORMAL;";	/* jobs are short-lived: a power cut may lose the last */
+static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS renders ("
 	" key TEXT PRIMARY KEY, state TEXT NOT NULL, ctype TEXT, query TEXT, body BLOB,"
 	" runner INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -92,23 +94,44 @@ jobs_open(const char *path)
 {
 	struct jobs *j = calloc(1, sizeof(*j));
 	char *msg = NULL;
+	int attempt;
 
 	if (j == NULL)
 		return NULL;
 	j->alive = pid_alive;
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK ||
-	    sqlite3_exec(j->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    add_column(j, "result", "TEXT", &msg) ||
-	    add_column(j, "waiter", "INTEGER NOT NULL DEFAULT 0", &msg)) {
-		log_msg(LOG_ERROR, NULL, "jobs database %s: %s", path,
-		    msg ? msg : sqlite3_errmsg(j->db));
+	    sqlite3_busy_timeout(j->db, 10000) != SQLITE_OK)
+		goto fail;
+	/*
+	 * Every process of an instance opens it at once when it starts. The schema is made in
+	 * one IMMEDIATE transaction (a deferred one that turns into a write fails at once under
+	 * concurrency, whatever the busy timeout); the journal mode, which no transaction may
+	 * change, is tried again while another process holds the lock.
+	 */
+	for (attempt = 0; ; attempt++) {
 		sqlite3_free(msg);
-		jobs_close(j);
-		return NULL;
+		msg = NULL;
+		if (sqlite3_exec(j->db, pragmas, NULL, NULL, &msg) == SQLITE_OK &&
+		    sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) == SQLITE_OK) {
+			if (sqlite3_exec(j->db, schema, NULL, NULL, &msg) == SQLITE_OK &&
+			    add_column(j, "result", "TEXT", &msg) == 0 &&
+			    add_column(j, "waiter", "INTEGER NOT NULL DEFAULT 0", &msg) == 0 &&
+			    sqlite3_exec(j->db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
+				break;
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		if (attempt >= 100 || (sqlite3_errcode(j->db) != SQLITE_BUSY &&
+		    sqlite3_errcode(j->db) != SQLITE_LOCKED))
+			goto fail;
+		poll(NULL, 0, 20);
 	}
 	return j;
+fail:
+	log_msg(LOG_ERROR, NULL, "jobs database %s: %s", path, msg ? msg : sqlite3_errmsg(j->db));
+	sqlite3_free(msg);
+	jobs_close(j);
+	return NULL;
 }
 
 void

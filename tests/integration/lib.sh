@@ -238,6 +238,15 @@ finish() {
       echo "$reports" | head -n 60 | sed 's/^/#   /'
     fi
   fi
+  # A failure shows what the instances said, for a run (CI's) whose files are gone afterwards.
+  if [ "$FAILED" -gt 0 ]; then
+    local f
+    for f in "$TMP"/inst*/log/scadserve.log "$TMP"/inst*/log/nginx-error.log; do
+      [ -s "$f" ] || continue
+      echo "# --- the last lines of ${f#"$TMP"/}"
+      grep -v '^spawn-fcgi: child spawned' "$f" | tail -n 25 | cut -c1-300 | sed 's/^/#   /'
+    done
+  fi
   rm -rf "$TMP"
   echo "$TEST_NAME: $PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

@@ -1,4 +1,6 @@
 /* test_jobs.c -- tests for fcgi/jobs.c: a job's life in a real SQLite file */
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +262,44 @@ TEST(a_request_whose_process_died_leaves_no_queued_render)
 	CHECK_INT(jobs_claim(j, 6, &w), 0);
 }
 
+/*
+ * Every process of a fresh instance opens the new database at once (16 wait workers, the front
+ * pool, the runners): each must get it. A schema made in deferred transactions let some of
+ * them fail with "database is locked" for their whole life.
+ */
+TEST(many_processes_open_a_new_database_at_once)
+{
+	pid_t pids[24];
+	int i, status, ok = 0, go[2];
+
+	fresh();
+	jobs_close(j);
+	j = NULL;
+	remove_db();
+	if (!CHECK(pipe(go) == 0))
+		return;
+	for (i = 0; i < 24; i++) {
+		if ((pids[i] = fork()) == 0) {
+			char c;
+			struct jobs *mine;
+
+			close(go[1]);
+			(void)!read(go[0], &c, 1);	/* all at once */
+			mine = jobs_open(path);
+			_exit(mine != NULL && jobs_queue_depth(mine) == 0 ? 0 : 1);
+		}
+	}
+	close(go[0]);
+	close(go[1]);	/* EOF: every child starts */
+	for (i = 0; i < 24; i++)
+		if (pids[i] > 0 && waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			ok++;
+	CHECK_INT(ok, 24);
+	j = jobs_open(path);
+	CHECK(j != NULL);
+}
+
 UNIT_MAIN(queued_running_done, identical_jobs_share_a_render_and_the_queue_is_bounded,
     a_render_whose_runner_died_is_run_once_more_then_failed, done_at_once_counts_and_pruning,
-    a_request_whose_process_died_leaves_no_queued_render)
+    a_request_whose_process_died_leaves_no_queued_render, many_processes_open_a_new_database_at_once)
