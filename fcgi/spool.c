@@ -2,7 +2,6 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "mirror.h"
+#include "scratch.h"
 #include "spool.h"
 
 int
@@ -24,37 +24,17 @@ spool_read(const char *dir, const char *key, const char *ext, unsigned char **da
     size_t *len)
 {
 	char path[4096];
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t done = 0;
-	ssize_t n;
-	int fd = -1, rc = -1;
+	long long n;
 
 	*data = NULL;
 	*len = 0;
 	if (snprintf(path, sizeof(path), "%s/%s.%s", dir, key, ext) >= (int)sizeof(path))
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 ||
-	    !S_ISREG(st.st_mode))
-		goto out;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto out;
-	while (done < (size_t)st.st_size) {
-		if ((n = read(fd, buf + done, (size_t)st.st_size - done)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		done += (size_t)n;
-	}
-	*data = buf;
-	*len = done;
-	buf = NULL;
-	rc = 0;
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	/* A spooled result is at most SCADSERVE_OUTPUT_MAX (1 GiB at most): the runner wrote it. */
+	if ((n = scratch_read(path, (size_t)1 << 30, data)) < 0)
+		return -1;
+	*len = (size_t)n;
+	return 0;
 }
 
 void

@@ -2,7 +2,9 @@
 
 import { fitsParameter, sameValue } from './params.js';
 
-function el(tag, attrs = {}, ...children) {
+// A DOM element: attributes (class, text, booleans; null, undefined and false left out) and
+// children (falsy ones left out). The widget builds its shadow tree with it too.
+export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;

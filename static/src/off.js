@@ -3,6 +3,8 @@
 // indices ("3 0 1 2 255 0 0" or with alpha "... 0 0 255 127"); a face without one, and every
 // face from the 2021 CLI, has none. Faces with more than three corners are cut into a fan.
 
+import { bounds } from './stl.js';
+
 // Returns {positions: Float32Array (9 floats a triangle), colors: Float32Array (RGBA for each
 // vertex, 0-1) or null when no face has a colour, translucent (some alpha < 1), triangles,
 // min, max}. Throws on text that is not OFF.
@@ -74,13 +76,5 @@ export function parseOff(bytes) {
       }
     }
   }
-  const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
-  for (let i = 0; i < positions.length; i += 3) {
-    for (let k = 0; k < 3; k++) {
-      const v = positions[i + k];
-      if (v < min[k]) min[k] = v;
-      if (v > max[k]) max[k] = v;
-    }
-  }
-  return { positions, colors, translucent, triangles, min, max };
+  return { positions, colors, translucent, triangles, ...bounds(positions) };
 }

@@ -23,6 +23,11 @@ export function parseStl(bytes) {
     if (nums.length % 9 !== 0 || nums.some((v) => !Number.isFinite(v))) throw new Error('malformed ASCII STL');
     positions = Float32Array.from(nums);
   }
+  return { positions, triangles: positions.length / 9, ...bounds(positions) };
+}
+
+// The bounding box {min: [x, y, z], max: [x, y, z]} of a flat list of vertex coordinates.
+export function bounds(positions) {
   const min = [Infinity, Infinity, Infinity], max = [-Infinity, -Infinity, -Infinity];
   for (let i = 0; i < positions.length; i += 3) {
     for (let k = 0; k < 3; k++) {
@@ -31,5 +36,5 @@ export function parseStl(bytes) {
       if (v > max[k]) max[k] = v;
     }
   }
-  return { positions, triangles: positions.length / 9, min, max };
+  return { min, max };
 }

@@ -11,7 +11,7 @@
 // editor. A widget renders when it first comes near the screen.
 
 import customizerCss from './customizer.css';
-import { Customizer } from './customizer.js';
+import { Customizer, el } from './customizer.js';
 import { Editor } from './editor.js';
 import { extensionOf } from './formats.js';
 import { meshFigures, renderMesh } from './mesh.js';
@@ -38,17 +38,6 @@ function watch(widget) {
 const PLACEHOLDER = 'data:image/svg+xml,' + encodeURIComponent(
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 120 90"><g fill="none" stroke="#9aa3b0" stroke-width="2">' +
   '<path d="M40 35l20-10 20 10v22l-20 10-20-10z"/><path d="M40 35l20 10 20-10M60 45v22"/></g></svg>');
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  node.append(...children);
-  return node;
-}
 
 export class ScadModel extends HTMLElement {
   static get observedAttributes() { return ATTRIBUTES; }
